@@ -1,0 +1,49 @@
+# The course's maintenance commands. `make book` sets everything up and builds the
+# site into _build/html; `make test` builds it too, then runs every test.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JOBS ?= 2
+
+.PHONY: help setup assets notebooks book test test-quick clean
+
+help:
+	@echo "make book        set up .venv, execute every chapter and build the site into _build/html"
+	@echo "make test        build the book, then run every test (unit, notebooks, site, browser)"
+	@echo "make test-quick  unit tests of the ml4es package only"
+	@echo "make notebooks   write student and instructor notebooks to _build/notebooks"
+	@echo "make clean       remove _build and the generated notebooks beside the chapters"
+
+# The virtual environment, with the versions pinned in requirements.txt.
+$(STAMP): requirements.txt code/pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e code
+	touch $@
+
+setup: $(STAMP)
+
+# MathJax, the Jupyter widget manager and RequireJS, pinned and fetched from the
+# npm registry, so that the site works with no network.
+assets: $(STAMP)
+	$(BIN)/python tools/bundle_assets.py
+
+# Student notebooks also go beside each chapter, where the launch buttons link them.
+notebooks: $(STAMP)
+	$(BIN)/python -m ml4es notebooks --out _build/notebooks --beside-sources
+
+book: $(STAMP) assets notebooks
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+
+test: book
+	ML4ES_BOOK_BUILT=1 $(BIN)/pytest code/tests -ra
+
+test-quick: $(STAMP)
+	$(BIN)/pytest code/tests -ra -m "not book and not slow and not browser"
+
+clean:
+	rm -rf _build
+	find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -delete

@@ -1,0 +1,232 @@
+"""Exercise checkers: test a reader's answer against a reference and print a one-line verdict.
+
+A checker is a function decorated with :func:`checker`. Inside it, call the reader's code with
+:func:`call`, convert what comes back with :func:`as_tensor` or :func:`as_float`, and raise
+:class:`CheckFailed` with a sentence that says what is wrong and what was expected. The decorator
+turns every outcome into a :class:`Verdict`, so a reader never sees a traceback from inside a
+checker:
+
+- the stub is untouched (``...``, ``None`` or ``NotImplementedError``): "not implemented yet";
+- the reader's code raises: the exception's type and message, as a failed verdict;
+- a :class:`CheckFailed`: its message, as a failed verdict;
+- anything else that goes wrong inside the checker: a failed verdict that says so.
+
+Set the environment variable ``ML4ES_STRICT_CHECKS=1`` to turn every verdict that is not a pass
+into an ``AssertionError``: the tests run the instructor notebooks that way.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+logger = logging.getLogger(__name__)
+
+STRICT_ENV = "ML4ES_STRICT_CHECKS"
+
+NOT_IMPLEMENTED = "not implemented yet"
+
+
+class CheckFailed(Exception):
+    """An answer is wrong; the message says what is wrong and what was expected."""
+
+
+class NotImplementedYet(Exception):
+    """The reader has not filled in the stub yet."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of one checker: ``passed`` is True, False, or None for an untouched stub."""
+
+    exercise: str
+    passed: bool | None
+    message: str
+
+    def __bool__(self) -> bool:
+        return self.passed is True
+
+    def __str__(self) -> str:
+        if self.passed is None:
+            mark = "[ ]"
+        elif self.passed:
+            mark = "[correct]"
+        else:
+            mark = "[wrong]"
+        return f"{mark} {self.exercise}: {self.message}"
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def checker(exercise: str) -> Callable[[Callable[..., str | None]], Callable[..., Verdict]]:
+    """Turn a checking function into a checker that prints and returns a :class:`Verdict`.
+
+    The checking function returns an optional sentence for a correct answer (for example the
+    error it measured) and raises :class:`CheckFailed` or :class:`NotImplementedYet` otherwise.
+    """
+
+    def decorate(check: Callable[..., str | None]) -> Callable[..., Verdict]:
+        @functools.wraps(check)
+        def run(*args: Any, **kwargs: Any) -> Verdict:
+            verdict = _verdict(exercise, check, args, kwargs)
+            print(verdict)
+            if os.environ.get(STRICT_ENV) == "1" and not verdict:
+                raise AssertionError(str(verdict))
+            return verdict
+
+        return run
+
+    return decorate
+
+
+def _verdict(exercise: str, check: Callable[..., str | None], args: tuple, kwargs: dict) -> Verdict:
+    if any(is_stub(value) for value in (*args, *kwargs.values())):
+        return Verdict(exercise, None, _not_implemented_message())
+    try:
+        detail = check(*args, **kwargs)
+    except NotImplementedYet:
+        return Verdict(exercise, None, _not_implemented_message())
+    except CheckFailed as failure:
+        return Verdict(exercise, False, str(failure))
+    except Exception as error:  # a bug in the checker must not reach the reader as a traceback
+        logger.exception("checker for %s failed", exercise)
+        return Verdict(
+            exercise,
+            False,
+            f"the checker could not test this answer ({type(error).__name__}: {error}). "
+            "Check that your answer has the type the exercise asks for.",
+        )
+    message = "correct."
+    if detail:
+        message = f"correct. {detail}"
+    return Verdict(exercise, True, message)
+
+
+def _not_implemented_message() -> str:
+    return (
+        f"{NOT_IMPLEMENTED}. Replace the `...` or `raise NotImplementedError` in the exercise "
+        "cell, run that cell, then run this one again."
+    )
+
+
+def is_stub(value: Any) -> bool:
+    """Return True for the placeholders a stub leaves behind: ``...`` and ``None``."""
+    return value is Ellipsis or value is None
+
+
+def call(function: Any, *args: Any, name: str | None = None, **kwargs: Any) -> Any:
+    """Call the reader's ``function`` and turn what can go wrong into a verdict.
+
+    Raises :class:`NotImplementedYet` for an untouched stub and :class:`CheckFailed` when the
+    function is not callable or raises.
+    """
+    label = name or getattr(function, "__name__", "your function")
+    if is_stub(function):
+        raise NotImplementedYet
+    if not callable(function):
+        raise CheckFailed(f"`{label}` should be a function, but it is a {type(function).__name__}.")
+    try:
+        result = function(*args, **kwargs)
+    except NotImplementedError as error:
+        raise NotImplementedYet from error
+    except Exception as error:
+        raise CheckFailed(f"`{label}` raised {type(error).__name__}: {error}") from error
+    if result is Ellipsis:
+        raise NotImplementedYet
+    return result
+
+
+def as_tensor(
+    value: Any,
+    name: str,
+    shape: tuple[int, ...] | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
+    """Convert an answer (tensor on any device, NumPy array, list or number) to a CPU tensor.
+
+    The result is detached from any graph and cast to ``dtype``. When ``shape`` is given, the
+    answer must have that shape, or the same values with singleton axes added or dropped
+    (``(n,)`` for ``(n, 1)``). NaN and infinite values are rejected.
+    """
+    if is_stub(value):
+        raise NotImplementedYet
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu()
+    else:
+        try:
+            tensor = torch.as_tensor(np.asarray(value, dtype=np.float64))
+        except (TypeError, ValueError) as error:
+            raise CheckFailed(
+                f"`{name}` should be a tensor or array of numbers, but it is a "
+                f"{type(value).__name__} ({error})."
+            ) from error
+    if tensor.is_complex() or tensor.dtype == torch.bool:
+        raise CheckFailed(f"`{name}` has dtype {tensor.dtype}; expected real numbers.")
+    tensor = tensor.to(dtype)
+
+    if shape is not None and tuple(tensor.shape) != tuple(shape):
+        squeezed = [size for size in tensor.shape if size != 1]
+        expected = [size for size in shape if size != 1]
+        if squeezed != expected:
+            raise CheckFailed(
+                f"`{name}` has shape {tuple(tensor.shape)}, expected {tuple(shape)}."
+            )
+        tensor = tensor.reshape(shape)
+
+    if not torch.isfinite(tensor).all():
+        count = int((~torch.isfinite(tensor)).sum())
+        raise CheckFailed(f"`{name}` contains {count} NaN or infinite values.")
+    return tensor
+
+
+def as_float(value: Any, name: str) -> float:
+    """Convert a scalar answer (number, 0-d or one-element tensor or array) to a float."""
+    tensor = as_tensor(value, name)
+    if tensor.numel() != 1:
+        raise CheckFailed(
+            f"`{name}` should be a single number, but it has shape {tuple(tensor.shape)}."
+        )
+    return float(tensor.reshape(()))
+
+
+def assert_close(
+    actual: torch.Tensor,
+    expected: torch.Tensor,
+    name: str,
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+) -> float:
+    """Raise :class:`CheckFailed` unless ``actual`` matches ``expected``; return the max error."""
+    actual = as_tensor(actual, name, shape=tuple(expected.shape))
+    expected = expected.detach().cpu().to(torch.float64)
+    error = (actual - expected).abs()
+    max_error = float(error.max()) if error.numel() else 0.0
+    if not torch.allclose(actual, expected, rtol=rtol, atol=atol):
+        scale = float(expected.abs().max()) if expected.numel() else 0.0
+        raise CheckFailed(
+            f"`{name}` differs from the reference: the largest difference is {max_error:.3g} "
+            f"(values up to {scale:.3g}, tolerance {rtol:g} relative + {atol:g} absolute)."
+        )
+    return max_error
+
+
+def relative_error(actual: float, expected: float) -> float:
+    """Return ``|actual - expected| / |expected|`` (the absolute error when ``expected`` is 0)."""
+    if expected == 0:
+        return abs(actual)
+    return abs(actual - expected) / abs(expected)
+
+
+def check_finite_number(value: float, name: str) -> None:
+    """Raise :class:`CheckFailed` when ``value`` is NaN or infinite."""
+    if not math.isfinite(value):
+        raise CheckFailed(f"`{name}` is {value}; expected a finite number.")

@@ -1,0 +1,84 @@
+"""Plotting helpers that give every chapter the same look."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+STYLE = {
+    "figure.figsize": (6.4, 4.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": "medium",
+    "legend.frameon": False,
+    "image.cmap": "viridis",
+}
+
+DIVERGING_CMAP = "RdBu_r"
+
+
+def use_style() -> None:
+    """Apply the course's matplotlib style to every figure drawn afterwards."""
+    mpl.rcParams.update(STYLE)
+
+
+def plot_losses(
+    histories: Mapping[str, Sequence[float]],
+    ax: plt.Axes | None = None,
+    title: str = "Training loss",
+) -> plt.Axes:
+    """Plot one or more loss histories against the step on a logarithmic axis."""
+    if ax is None:
+        _, ax = plt.subplots()
+    offset = 0
+    for label, history in histories.items():
+        steps = np.arange(offset, offset + len(history))
+        ax.semilogy(steps, history, label=label)
+        offset += len(history)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    if len(histories) > 1:
+        ax.legend()
+    return ax
+
+
+def plot_field(
+    values: np.ndarray,
+    extent: tuple[float, float, float, float],
+    ax: plt.Axes | None = None,
+    title: str = "",
+    xlabel: str = "",
+    ylabel: str = "",
+    colorbar_label: str = "",
+    diverging: bool = False,
+) -> plt.Axes:
+    """Draw a 2-D field ``values[row, column]`` over ``extent = (left, right, bottom, top)``.
+
+    Rows run along the vertical axis. With ``diverging`` the colour scale is symmetric about
+    zero, which suits errors and anomalies.
+    """
+    values = np.asarray(values)
+    if values.ndim != 2:
+        raise ValueError(f"expected a 2-D array of values, got shape {values.shape}")
+    if ax is None:
+        _, ax = plt.subplots()
+    options = {"origin": "lower", "extent": extent, "aspect": "auto"}
+    if diverging:
+        limit = float(np.nanmax(np.abs(values))) or 1.0
+        options.update(cmap=DIVERGING_CMAP, vmin=-limit, vmax=limit)
+    image = ax.imshow(values, **options)
+    colorbar = ax.figure.colorbar(image, ax=ax)
+    colorbar.set_label(colorbar_label)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(False)
+    return ax
