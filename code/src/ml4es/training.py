@@ -37,7 +37,7 @@ def train(
     bar = tqdm(range(steps), desc=description, disable=not progress, mininterval=0.5)
     for step in bar:
         loss = optimizer.step(closure)
-        value = float(loss)
+        value = float(loss.detach())
         if not math.isfinite(value):
             bar.close()
             raise FloatingPointError(f"the loss became {value} at step {step}; lower the learning rate")

@@ -1,0 +1,121 @@
+"""Tests of the exercise checker framework: verdicts for every kind of answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ml4es import checks
+from ml4es.checks import CheckFailed, Verdict, as_float, as_tensor, assert_close, call, checker
+
+
+@checker("Exercise 0 (double)")
+def check_double(function):
+    inputs = torch.linspace(-1.0, 1.0, 5).reshape(5, 1)
+    result = as_tensor(call(function, inputs, name="double"), "double(x)", shape=(5, 1))
+    error = assert_close(result, 2 * inputs, "double(x)")
+    return f"Largest difference {error:.1e}."
+
+
+@checker("Exercise 0 (broken checker)")
+def check_with_bug(value):
+    return {}["missing"]
+
+
+def stub(x):
+    raise NotImplementedError
+
+
+@pytest.fixture(autouse=True)
+def lenient(monkeypatch):
+    monkeypatch.delenv(checks.STRICT_ENV, raising=False)
+
+
+def test_correct_answer_passes(capsys):
+    verdict = check_double(lambda x: 2 * x)
+    assert verdict.passed is True
+    assert bool(verdict)
+    assert "correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer", [stub, ..., None, lambda x: ...])
+def test_untouched_stub_not_implemented(answer):
+    verdict = check_double(answer)
+    assert verdict.passed is None
+    assert checks.NOT_IMPLEMENTED in verdict.message
+    assert not verdict
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (lambda x: 3 * x, "differs from the reference"),
+        (lambda x: (2 * x).reshape(-1)[:4], "has shape (4,), expected (5, 1)"),
+        (lambda x: x * float("nan"), "NaN or infinite"),
+        (lambda x: "twice", "tensor or array of numbers"),
+        (lambda x: 1 / 0, "raised ZeroDivisionError"),
+        (42, "should be a function"),
+        (lambda x: (2 * x).to(torch.complex64), "expected real numbers"),
+    ],
+)
+def test_wrong_answer_says_why(answer, expected):
+    verdict = check_double(answer)
+    assert verdict.passed is False
+    assert expected in verdict.message
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda x: (2 * x).numpy(),
+        lambda x: (2 * x).reshape(-1),
+        lambda x: (2 * x).float(),
+        lambda x: (2 * x).requires_grad_(True) * 1.0,
+        lambda x: (2 * x).tolist(),
+    ],
+)
+def test_equivalent_answers_accepted(answer):
+    assert check_double(answer).passed is True
+
+
+def test_checker_bug_is_a_verdict():
+    verdict = check_with_bug(1.0)
+    assert verdict.passed is False
+    assert "could not test this answer" in verdict.message
+    assert "KeyError" in verdict.message
+
+
+def test_strict_mode_raises(monkeypatch):
+    monkeypatch.setenv(checks.STRICT_ENV, "1")
+    with pytest.raises(AssertionError, match="not implemented"):
+        check_double(stub)
+    with pytest.raises(AssertionError, match="differs"):
+        check_double(lambda x: 3 * x)
+    assert check_double(lambda x: 2 * x).passed is True
+
+
+def test_verdict_text():
+    assert str(Verdict("Exercise 1", True, "correct.")) == "[correct] Exercise 1: correct."
+    assert str(Verdict("Exercise 1", False, "wrong.")).startswith("[wrong]")
+    assert str(Verdict("Exercise 1", None, "not implemented yet.")).startswith("[ ]")
+
+
+def test_as_float_accepts_scalars():
+    assert as_float(np.float32(0.5), "alpha") == pytest.approx(0.5)
+    assert as_float(torch.tensor([0.25], requires_grad=True), "alpha") == pytest.approx(0.25)
+    assert as_float(3, "alpha") == 3.0
+
+
+def test_as_float_rejects_vectors():
+    with pytest.raises(CheckFailed, match=r"single number, but it has shape \(2,\)"):
+        as_float([1.0, 2.0], "alpha")
+
+
+def test_call_passes_keywords():
+    assert call(lambda a, b=1: a + b, 1, b=2) == 3
+
+
+def test_relative_error():
+    assert checks.relative_error(1.01, 1.0) == pytest.approx(0.01)
+    assert checks.relative_error(0.5, 0.0) == 0.5
