@@ -1,10 +1,10 @@
 """Conversion of MyST markdown (directives and roles) into Markdown that Colab and JupyterLab render.
 
-Jupyter Book renders MyST; Colab and plain JupyterLab show its directives as code blocks. The
-student and instructor notebooks therefore carry the Markdown produced here: exercises and
-admonitions become block quotes, dropdowns and instructor solutions become ``<details>`` blocks,
-labelled equations get ``\\tag{n}``, citations become "(Author Year)" and the bibliography a
-list of the works the chapter cites.
+Jupyter Book renders MyST, but Colab and plain JupyterLab show its directives as code blocks, so
+the generated notebooks carry the Markdown produced here. Exercises and admonitions become block
+quotes, and dropdowns and instructor solutions become ``<details>`` blocks. Labelled equations get
+``\\tag{n}``, citations become "(Author Year)", and the bibliography becomes a list of the works
+the chapter cites.
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def _field_value(body: str, start: int) -> str | None:
 
 @dataclass
 class Context:
-    """What the conversion of one chapter needs to know beyond its own text."""
+    """Conversion state of one chapter: URLs, bibliography, and the numbers given to labels."""
 
     site_url: str = ""
     raw_url: str = ""

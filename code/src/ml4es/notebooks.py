@@ -1,8 +1,8 @@
 """Student and instructor notebooks generated from the chapters' MyST markdown sources.
 
-A student notebook is the chapter with every solution removed: cells tagged ``solution`` are
-deleted, solution regions inside other cells become ``...``, ``{solution}`` blocks disappear,
-outputs are cleared, MyST syntax becomes Markdown that Colab renders, and a setup cell that
+A student notebook is the chapter with every solution removed. Cells tagged ``solution`` are
+deleted, solution regions inside other cells become ``...`` and ``{solution}`` blocks disappear.
+Outputs are cleared, MyST syntax becomes Markdown that Colab renders, and a setup cell that
 installs ``ml4es`` on Colab comes first. An instructor notebook keeps the solutions, with outputs
 cleared. The repository URL comes from ``repository.url`` in the book's ``_config.yml``.
 """
@@ -34,7 +34,7 @@ SETUP_TAG = "colab-setup"
 
 @dataclass(frozen=True)
 class BookSettings:
-    """What the generator reads from ``_config.yml``: where the repository and the site live."""
+    """Settings read from ``_config.yml``: the repository, and the site and raw-file URLs derived from it."""
 
     root: Path
     repository_url: str
