@@ -1,0 +1,1 @@
+"""Physics-informed neural networks: the heat equation (``heat``) and its exercise checkers."""
