@@ -367,7 +367,7 @@ def left_end_only(model, x_initial, t_boundary):
 
 
 def as_python_float(model, x_initial, t_boundary):
-    return float(reference_initial_boundary_loss(model, x_initial, t_boundary))
+    return reference_initial_boundary_loss(model, x_initial, t_boundary).item()
 
 
 def summed_initial(model, x_initial, t_boundary):
@@ -424,7 +424,7 @@ def test_alpha_checker_rejects(answer, phrase):
 def test_alpha_checker_leaves_alpha_unchanged():
     alpha = torch.nn.Parameter(torch.tensor(0.1, dtype=torch.float64))
     check_learnable_alpha(alpha)
-    assert float(alpha) == 0.1
+    assert alpha.item() == 0.1
     assert alpha.grad is None
 
 
