@@ -1,7 +1,7 @@
 """Fixtures for tests that fetch the course's data sets without network access.
 
 The tests read data files from a local mirror laid out as ``<host>/<URL path>``: the folder in
-``$ML4ES_TEST_MIRROR``, or else ``shared/data/mirror`` next to the repository. Tests that need
+``$ML4ES_TEST_MIRROR``, else ``$ML4ES_DATA_MIRROR``, else ``shared/data/mirror`` next to the repository. Tests that need
 it are skipped when it is missing.
 """
 
@@ -19,10 +19,10 @@ DEFAULT_TEST_MIRROR = REPO_ROOT.parent / "shared" / "data" / "mirror"
 @pytest.fixture(scope="session")
 def data_mirror() -> Path:
     """Local data mirror folder; skips the test if there is none."""
-    path = Path(os.environ.get("ML4ES_TEST_MIRROR") or DEFAULT_TEST_MIRROR)
+    path = Path(os.environ.get("ML4ES_TEST_MIRROR") or os.environ.get("ML4ES_DATA_MIRROR") or DEFAULT_TEST_MIRROR)
     if not path.is_dir():
         pytest.skip(
-            f"no data mirror at {path}: set ML4ES_TEST_MIRROR to a folder laid out as "
+            f"no data mirror at {path}: set ML4ES_TEST_MIRROR or ML4ES_DATA_MIRROR to a folder laid out as "
             f"<host>/<URL path> to run the data tests offline"
         )
     return path

@@ -39,7 +39,7 @@ def test_correct_answer_passes(capsys):
     assert "correct" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("answer", [stub, ..., None, lambda x: ...])
+@pytest.mark.parametrize("answer", [stub, ..., None, lambda x: ..., lambda x: None])
 def test_untouched_stub_not_implemented(answer):
     verdict = check_double(answer)
     assert verdict.passed is None
@@ -55,8 +55,10 @@ def test_untouched_stub_not_implemented(answer):
         (lambda x: x * float("nan"), "NaN or infinite"),
         (lambda x: "twice", "tensor or array of numbers"),
         (lambda x: 1 / 0, "raised ZeroDivisionError"),
-        (42, "should be a function"),
+        (42, "should be a function, but it is an int"),
         (lambda x: (2 * x).to(torch.complex64), "expected real numbers"),
+        (lambda x: (2 * x, x), "a tuple of 2 items; expected one tensor"),
+        (lambda x: [2 * x.requires_grad_(True)], "a list of 1 item;"),
     ],
 )
 def test_wrong_answer_says_why(answer, expected):
@@ -119,3 +121,20 @@ def test_call_passes_keywords():
 def test_relative_error():
     assert checks.relative_error(1.01, 1.0) == pytest.approx(0.01)
     assert checks.relative_error(0.5, 0.0) == 0.5
+
+
+def test_verdict_not_displayed_twice():
+    assert Verdict("Exercise 1", True, "correct.")._ipython_display_() is None
+
+
+def test_checker_bug_logs_no_traceback(capsys):
+    check_with_bug(1.0)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out
+    assert "Traceback" not in captured.err
+
+
+def test_none_return_hints_at_return():
+    verdict = check_double(lambda x: None)
+    assert verdict.passed is None
+    assert "`return` statement" in verdict.message

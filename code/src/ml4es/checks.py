@@ -66,6 +66,11 @@ class Verdict:
     def __repr__(self) -> str:
         return str(self)
 
+    def _ipython_display_(self) -> None:
+        # The checker has printed the verdict already: show nothing for the returned value,
+        # so a checker call at the end of a cell does not show the verdict twice.
+        return None
+
 
 def checker(exercise: str) -> Callable[[Callable[..., str | None]], Callable[..., Verdict]]:
     """Turn a checking function into a checker that prints and returns a :class:`Verdict`.
@@ -93,12 +98,15 @@ def _verdict(exercise: str, check: Callable[..., str | None], args: tuple, kwarg
         return Verdict(exercise, None, _not_implemented_message())
     try:
         detail = check(*args, **kwargs)
-    except NotImplementedYet:
-        return Verdict(exercise, None, _not_implemented_message())
+    except NotImplementedYet as stub:
+        message = _not_implemented_message()
+        if str(stub):
+            message = f"{message} {stub}"
+        return Verdict(exercise, None, message)
     except CheckFailed as failure:
         return Verdict(exercise, False, str(failure))
     except Exception as error:  # a bug in the checker must not reach the reader as a traceback
-        logger.exception("checker for %s failed", exercise)
+        logger.debug("checker for %s failed", exercise, exc_info=True)
         return Verdict(
             exercise,
             False,
@@ -133,7 +141,7 @@ def call(function: Any, *args: Any, name: str | None = None, **kwargs: Any) -> A
     if is_stub(function):
         raise NotImplementedYet
     if not callable(function):
-        raise CheckFailed(f"`{label}` should be a function, but it is a {type(function).__name__}.")
+        raise CheckFailed(f"`{label}` should be a function, but it is {_article(type(function).__name__)}.")
     try:
         result = function(*args, **kwargs)
     except NotImplementedError as error:
@@ -142,7 +150,17 @@ def call(function: Any, *args: Any, name: str | None = None, **kwargs: Any) -> A
         raise CheckFailed(f"`{label}` raised {type(error).__name__}: {error}") from error
     if result is Ellipsis:
         raise NotImplementedYet
+    if result is None:
+        # A stub whose body is `...` returns None too, so this is not a wrong answer yet.
+        raise NotImplementedYet(
+            f"`{label}` returned None. If you have written it, check that it ends with a `return` statement."
+        )
     return result
+
+
+def _article(noun: str) -> str:
+    """Return ``noun`` with "a" or "an" in front, as in "an int" or "a str"."""
+    return f"an {noun}" if noun[:1].lower() in "aeio" else f"a {noun}"
 
 
 def as_tensor(
@@ -161,13 +179,19 @@ def as_tensor(
         raise NotImplementedYet
     if isinstance(value, torch.Tensor):
         tensor = value.detach().cpu()
+    elif isinstance(value, (tuple, list)) and any(isinstance(item, torch.Tensor) for item in value):
+        raise CheckFailed(
+            f"`{name}` is {_article(type(value).__name__)} of {len(value)} item{'s' if len(value) != 1 else ''}; "
+            "expected one tensor. "
+            "Combine the parts with torch.cat or return only the one the exercise asks for."
+        )
     else:
         try:
             tensor = torch.as_tensor(np.asarray(value, dtype=np.float64))
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, RuntimeError) as error:
             raise CheckFailed(
-                f"`{name}` should be a tensor or array of numbers, but it is a "
-                f"{type(value).__name__} ({error})."
+                f"`{name}` should be a tensor or array of numbers, but it is "
+                f"{_article(type(value).__name__)} ({error})."
             ) from error
     if tensor.is_complex() or tensor.dtype == torch.bool:
         raise CheckFailed(f"`{name}` has dtype {tensor.dtype}; expected real numbers.")

@@ -35,7 +35,10 @@ def _data_fetch(arguments: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of the ``ml4es`` command."""
-    parser = argparse.ArgumentParser(prog="python -m ml4es", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m ml4es",
+        description="Write the course's student and instructor notebooks, or list and fetch its data sets.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -53,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="list or fetch the course's data sets")
     data_commands = data.add_subparsers(dest="data_command", required=True)
-    listing = data_commands.add_parser("list", help="list the data sets, their sources and sizes")
+    listing = data_commands.add_parser("list", help="list the data sets, their sources, file counts and cache state")
     listing.set_defaults(run=_data_list)
     fetch = data_commands.add_parser("fetch", help="download data sets into the cache (ML4ES_DATA_DIR)")
     fetch.add_argument("datasets", nargs="+", metavar="NAME", help="data set names, as `data list` shows")

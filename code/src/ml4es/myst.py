@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,8 +124,23 @@ def _field_value(body: str, start: int) -> str | None:
         value = body[start + 1 : end]
     else:
         value = re.match(r"[^,\s}]*", body[start:]).group(0)
+    value = _latex_to_unicode(value)
     value = re.sub(r"[{}]", "", value)
     return re.sub(r"\s+", " ", value).strip()
+
+
+LATEX_ACCENTS = {"`": "\u0300", "'": "\u0301", "^": "\u0302", '"': "\u0308", "~": "\u0303", "c": "\u0327"}
+
+
+def _latex_to_unicode(value: str) -> str:
+    """Turn LaTeX accents such as ``\\'e`` or ``{\\"o}`` into the accented characters."""
+
+    def accent(match: re.Match) -> str:
+        return unicodedata.normalize("NFC", match.group("letter") + LATEX_ACCENTS[match.group("accent")])
+
+    value = re.sub(r"\{?\\(?P<accent>[`'^\"~])\{?(?P<letter>[A-Za-z])\}?\}?", accent, value)
+    value = re.sub(r"\{?\\(?P<accent>c)\{(?P<letter>[A-Za-z])\}\}?", accent, value)
+    return value.replace("\\&", "&").replace("--", "–")
 
 
 @dataclass
@@ -165,6 +181,13 @@ def number_labels(markdown_cells: list[str], context: Context) -> None:
                     context.exercise_numbers[label] = context.exercise_count
         for match in LABELLED_DOLLARMATH.finditer(text):
             context.equation_numbers[match.group("label")] = len(context.equation_numbers) + 1
+        # The bibliography lists every work the chapter cites, also those cited after it
+        # or later in the same cell.
+        for match in ROLE.finditer(text):
+            if match.group("name").startswith("cite"):
+                for key in _split_target(match.group("content"))[1].split(","):
+                    if key.strip() and key.strip() not in context.cited:
+                        context.cited.append(key.strip())
     context.exercise_count = 0
 
 

@@ -75,9 +75,15 @@ def _call_residual(residual: Any, model: nn.Module, t: torch.Tensor, x: torch.Te
     except CheckFailed as failure:
         if "does not require grad" in str(failure):
             raise CheckFailed(
-                f"{failure}. Autograd can only differentiate with respect to tensors that "
-                "require grad: call `t.requires_grad_(True)` and `x.requires_grad_(True)` "
-                "(on copies, `t = t.clone()`) before evaluating the model."
+                f"{failure}. Autograd can only differentiate tensors that are part of a graph. "
+                "Call `t.requires_grad_(True)` and `x.requires_grad_(True)` (on copies, "
+                "`t = t.clone()`) before evaluating the model, and pass `create_graph=True` "
+                "to the first `torch.autograd.grad` so that `u_x` can be differentiated again."
+            ) from failure
+        if "implicitly created only for scalar outputs" in str(failure):
+            raise CheckFailed(
+                f"{failure}. `u` has one value per point, so `torch.autograd.grad` needs "
+                "`grad_outputs=torch.ones_like(u)` to sum the derivatives of all of them."
             ) from failure
         raise
 
@@ -285,12 +291,13 @@ def check_collocation_study(errors: Any) -> str:
     if not isinstance(errors, Mapping):
         raise CheckFailed(
             f"`errors` should be a dict from the number of collocation points to the relative "
-            f"L2 error, but it is a {type(errors).__name__}."
+            f"L2 error, but it is of type {type(errors).__name__}."
         )
     if len(errors) == 0:
         raise NotImplementedYet
     if len(errors) < 3:
-        raise CheckFailed(f"`errors` has {len(errors)} entries; train with at least 3 different numbers of points.")
+        raise CheckFailed(f"`errors` has {len(errors)} {'entry' if len(errors) == 1 else 'entries'}; "
+            "train with at least 3 different numbers of points.")
 
     table: list[tuple[int, float]] = []
     for key, value in errors.items():
@@ -309,5 +316,5 @@ def check_collocation_study(errors: Any) -> str:
     trend = "falls" if error_many < error_few else "does not fall"
     return (
         f"The error {trend} from {error_few:.2g} with {n_few} points to {error_many:.2g} with "
-        f"{n_many} points. Compare your reading with the discussion below."
+        f"{n_many} points. Write down why before you open the model answer on the course website."
     )
