@@ -24,7 +24,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -35,23 +34,11 @@ import torch
 
 import ml4es
 from ml4es.pinns import heat
+from ml4es.runtime import machine_info
 
 RESULTS = Path(__file__).resolve().parent / "results" / "heat_pinn.json"
 THRESHOLDS = (1e-2, 1e-3, 3e-4, 2e-4)
 
-
-def machine() -> dict:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_at_start": list(os.getloadavg()),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "ml4es": ml4es.__version__,
-    }
 
 
 class Stopwatch:
@@ -263,7 +250,7 @@ def main() -> None:
     arguments = parser.parse_args()
 
     torch.set_num_threads(arguments.threads)
-    results = {"benchmark": "heat_pinn", "machine": machine(), "thresholds": list(THRESHOLDS)}
+    results = {"benchmark": "heat_pinn", "machine": machine_info(), "thresholds": list(THRESHOLDS)}
     start = time.perf_counter()
     results["ours"] = benchmark_ours(arguments.check_every)
     results["plain"] = benchmark_plain(arguments.plain_steps, arguments.plain_seconds, arguments.check_every)

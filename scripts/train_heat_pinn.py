@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import platform
 import sys
 import time
 from dataclasses import asdict
@@ -26,6 +24,7 @@ import torch
 
 import ml4es
 from ml4es.pinns import heat
+from ml4es.runtime import machine_info
 
 logger = logging.getLogger("train_heat_pinn")
 
@@ -33,18 +32,6 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "code" / "src" / "ml4es" / "weig
 NOISE_LEVELS = (0.0, 0.01, 0.03, 0.1)
 NOISE_SEEDS = (0, 1, 2)
 
-
-def machine() -> dict:
-    """Describe the hardware and software a run used."""
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "ml4es": ml4es.__version__,
-    }
 
 
 def command() -> str:
@@ -63,7 +50,7 @@ def train_forward() -> None:
     record = {
         "description": "PINN for u_t = alpha u_xx on [0, 1] x [0, 1], forward problem",
         "command": command(),
-        "machine": machine(),
+        "machine": machine_info(),
         "train_seconds": round(seconds, 1),
         "recipe": asdict(recipe),
         "alpha": heat.ALPHA,
@@ -94,7 +81,7 @@ def train_sweep() -> None:
     record = {
         "description": "alpha learnt from noisy observations of u_t = alpha u_xx, by noise level",
         "command": command(),
-        "machine": machine(),
+        "machine": machine_info(),
         "train_seconds": round(seconds, 1),
         "recipe": asdict(recipe),
         "alpha_true": heat.ALPHA,

@@ -76,3 +76,12 @@ def test_train_rejects_negative_steps():
     optimizer = torch.optim.SGD([torch.ones(1, requires_grad=True)], lr=0.1)
     with pytest.raises(ValueError, match="-2"):
         train(lambda: torch.zeros(()), optimizer, -2)
+
+
+def test_machine_info_names_versions():
+    from ml4es.runtime import machine_info
+
+    info = machine_info()
+    assert info["torch"] == torch.__version__
+    assert info["cpu_count"] >= 1
+    assert len(info["load_average_at_start"]) == 3

@@ -58,3 +58,22 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> int:
         if torch.cuda.is_available():
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     return seed
+
+
+def machine_info() -> dict:
+    """Describe the hardware and software of this run, for benchmark results and weight records."""
+    import platform
+
+    import ml4es
+
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average_at_start": list(os.getloadavg()),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "ml4es": ml4es.__version__,
+    }
