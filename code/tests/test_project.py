@@ -121,7 +121,8 @@ def test_paired_notebooks_not_tracked():
 @pytest.mark.parametrize("workflow", sorted((ROOT / ".github" / "workflows").glob("*.yml")), ids=lambda p: p.name)
 def test_workflow_is_valid_yaml(workflow):
     document = yaml.safe_load(workflow.read_text(encoding="utf-8"))
-    assert "jobs" in document and document["jobs"], f"{workflow.name} has no jobs"
+    assert "jobs" in document, f"{workflow.name} has no jobs"
+    assert document["jobs"], f"{workflow.name} has an empty jobs table"
     assert True in document or "on" in document, f"{workflow.name} has no triggers"
     for name, job in document["jobs"].items():
         assert "runs-on" in job, f"{workflow.name}: job {name} has no runs-on"

@@ -75,7 +75,7 @@ class BibEntry:
             if "volume" in self.fields:
                 details += f", {self.fields['volume']}"
             if "pages" in self.fields:
-                details += f", {self.fields['pages'].replace('--', '–')}"
+                details += f", {self.fields['pages']}"
             parts.append(f"*{details}*.")
         if "doi" in self.fields:
             parts.append(f"[doi:{self.fields['doi']}](https://doi.org/{self.fields['doi']})")

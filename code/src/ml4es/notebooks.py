@@ -73,8 +73,9 @@ def chapter_sources(root: Path) -> list[Path]:
     """Return the MyST chapters under ``<root>/book`` that are notebooks (have a kernelspec)."""
     chapters = []
     for path in sorted((root / "book").rglob("*.md")):
-        header = path.read_text(encoding="utf-8").split("\n---", 1)[0]
-        if path.read_text(encoding="utf-8").startswith("---") and "kernelspec" in header:
+        text = path.read_text(encoding="utf-8")
+        header = text.split("\n---", 1)[0]
+        if text.startswith("---") and "kernelspec" in header:
             chapters.append(path)
     return chapters
 

@@ -155,12 +155,11 @@ class HeatPINN(nn.Module):
 # --- residual and losses ------------------------------------------------------------------------
 
 
-def residual(model: Callable, t: torch.Tensor, x: torch.Tensor, alpha) -> torch.Tensor:
-    """Return the PDE residual u_t - alpha u_xx of ``model`` at the points ``(t, x)``, ``(n, 1)``.
+def derivatives(model: Callable, t: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Return ``u``, ``u_t``, ``u_x`` and ``u_xx`` of ``model`` at the points ``(t, x)``, each ``(n, 1)``.
 
-    The derivatives come from automatic differentiation. ``create_graph=True`` keeps the graph
-    of each derivative, so u_xx can be taken from u_x and the loss can be differentiated with
-    respect to the network's weights (and ``alpha``, when it is learnable).
+    ``create_graph=True`` keeps the graph of each derivative, so u_xx can be taken from u_x and a
+    loss built from them can be differentiated with respect to the network's weights.
     """
     t = t.detach().clone().requires_grad_(True)
     x = x.detach().clone().requires_grad_(True)
@@ -169,7 +168,17 @@ def residual(model: Callable, t: torch.Tensor, x: torch.Tensor, alpha) -> torch.
     ones = torch.ones_like(u)
     u_t, u_x = torch.autograd.grad(u, (t, x), grad_outputs=ones, create_graph=True)
     (u_xx,) = torch.autograd.grad(u_x, x, grad_outputs=torch.ones_like(u_x), create_graph=True)
-    return u_t - alpha * u_xx
+    return {"u": u, "u_t": u_t, "u_x": u_x, "u_xx": u_xx}
+
+
+def residual(model: Callable, t: torch.Tensor, x: torch.Tensor, alpha) -> torch.Tensor:
+    """Return the PDE residual u_t - alpha u_xx of ``model`` at the points ``(t, x)``, ``(n, 1)``.
+
+    The derivatives come from automatic differentiation (:func:`derivatives`), so the residual can
+    be differentiated with respect to the network's weights and ``alpha``, when it is learnable.
+    """
+    d = derivatives(model, t, x)
+    return d["u_t"] - alpha * d["u_xx"]
 
 
 def initial_loss(model: Callable, x_initial: torch.Tensor) -> torch.Tensor:

@@ -61,12 +61,7 @@ def probe_points(n: int = 24, seed: int = 5) -> tuple[torch.Tensor, torch.Tensor
 
 
 def _derivatives(model: nn.Module, t: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    t = t.clone().requires_grad_(True)
-    x = x.clone().requires_grad_(True)
-    u = model(t, x)
-    u_t, u_x = torch.autograd.grad(u, (t, x), torch.ones_like(u), create_graph=True)
-    (u_xx,) = torch.autograd.grad(u_x, x, torch.ones_like(u_x))
-    return {"u": u.detach(), "u_t": u_t.detach(), "u_x": u_x.detach(), "u_xx": u_xx.detach()}
+    return {name: value.detach() for name, value in heat.derivatives(model, t, x).items()}
 
 
 def _call_residual(residual: Any, model: nn.Module, t: torch.Tensor, x: torch.Tensor, alpha: float) -> Any:
@@ -139,7 +134,7 @@ def _check_residual_graph(answer: Any, residual: Any, model: nn.Module, t: torch
     )
     if not isinstance(answer, torch.Tensor):
         raise CheckFailed(
-            f"the residual values are right, but your function returns a {type(answer).__name__}, "
+            f"the residual values are right, but your function returns type {type(answer).__name__}, "
             "not a tensor: return the tensor itself, so that training can differentiate it."
         )
     if not answer.requires_grad:
