@@ -1,0 +1,1 @@
+"""Semantic segmentation: data loaders, a U-Net, metrics and lee-wave tools."""
