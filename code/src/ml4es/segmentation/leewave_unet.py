@@ -1,0 +1,151 @@
+"""Train and evaluate a U-Net that finds trapped lee waves in UKV vertical-velocity fields.
+
+The network sees the 700 hPa vertical velocity at the model's 2 km spacing and returns, for
+each grid point, the logit of "inside a lee-wave region". It trains on random square crops of
+the training days, flipped and rotated (lee waves may point any way), with a sum of binary
+cross-entropy and Dice loss, and is evaluated on whole 512 x 512 tiles of held-out days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import xarray as xr
+from torch import nn
+from tqdm.auto import tqdm
+
+from ml4es.segmentation import metrics
+from ml4es.segmentation.datasets import split_by_day
+from ml4es.segmentation.unet import UNet
+
+# Days of January 2021 held out; every other day of the mirror trains.
+VALIDATION_DAYS = (5, 11)
+TEST_DAYS = (3, 8, 13, 17)
+
+
+@dataclass(frozen=True)
+class LeeWaveRecipe:
+    """Everything that sets the training run of the lee-wave U-Net."""
+
+    widths: tuple[int, ...] = (16, 32, 64, 128)
+    crop: int = 128
+    batch: int = 8
+    steps: int = 3000
+    learning_rate: float = 2e-3
+    seed: int = 0
+    # Vertical velocities are divided by this (m/s) before entering the network.
+    scale: float = 0.5
+    evaluate_every: int = 250
+
+
+def split(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """Return the frame indices of the course's train, validation and test days."""
+    return split_by_day(ds["time"].values, VALIDATION_DAYS, TEST_DAYS)
+
+
+def random_batch(
+    w: np.ndarray, mask: np.ndarray, rng: np.random.Generator, crop: int, batch: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw ``batch`` random crops of fields and masks, each flipped and rotated at random."""
+    frames, height, width = w.shape
+    if crop > min(height, width):
+        raise ValueError(f"crop {crop} is larger than the {height} x {width} fields")
+    inputs = np.empty((batch, 1, crop, crop), dtype=np.float32)
+    targets = np.empty((batch, 1, crop, crop), dtype=np.float32)
+    for i in range(batch):
+        frame = rng.integers(frames)
+        top, left = rng.integers(height - crop + 1), rng.integers(width - crop + 1)
+        field = w[frame, top : top + crop, left : left + crop]
+        label = mask[frame, top : top + crop, left : left + crop]
+        turns, flip = rng.integers(4), rng.integers(2)
+        field, label = np.rot90(field, turns), np.rot90(label, turns)
+        if flip:
+            field, label = field[:, ::-1], label[:, ::-1]
+        inputs[i, 0], targets[i, 0] = field, label
+    return torch.from_numpy(inputs), torch.from_numpy(targets)
+
+
+def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """Return 1 - soft Dice between sigmoid(logits) and a binary target, pooled over the batch."""
+    probability = torch.sigmoid(logits)
+    overlap = (probability * target).sum()
+    return 1 - (2 * overlap + eps) / (probability.sum() + target.sum() + eps)
+
+
+def segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy plus Dice loss: the first trains every pixel, the second the overlap."""
+    return nn.functional.binary_cross_entropy_with_logits(logits, target) + dice_loss(logits, target)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, w: np.ndarray, scale: float, batch: int = 4) -> np.ndarray:
+    """Return the lee-wave probability for each frame of ``w`` (frames x y x x)."""
+    model.eval()
+    w = np.asarray(w, dtype=np.float32)
+    if w.ndim != 3:
+        raise ValueError(f"expected fields of shape (frames, y, x), got {w.shape}")
+    out = []
+    for start in range(0, len(w), batch):
+        inputs = torch.from_numpy(w[start : start + batch, None] / scale)
+        out.append(torch.sigmoid(model(inputs))[:, 0].numpy())
+    return np.concatenate(out)
+
+
+def scores(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Return pooled Dice and IoU over all frames, and the mean of per-frame Dice."""
+    predicted, truth = np.asarray(predicted).astype(bool), np.asarray(truth).astype(bool)
+    per_frame = [metrics.dice_score(p, t) for p, t in zip(predicted, truth)]
+    return {
+        "dice": metrics.dice_score(predicted, truth),
+        "iou": metrics.binary_iou(predicted, truth),
+        "mean_frame_dice": float(np.mean(per_frame)),
+    }
+
+
+def train(
+    ds: xr.Dataset,
+    recipe: LeeWaveRecipe = LeeWaveRecipe(),
+    model: nn.Module | None = None,
+    steps: int | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, dict[str, list]]:
+    """Train (or go on training) a U-Net on the training days; keep the best validation Dice."""
+    torch.manual_seed(recipe.seed)
+    rng = np.random.default_rng(recipe.seed)
+    frames = split(ds)
+    w = ds["w"].values / recipe.scale
+    mask = ds["mask"].values.astype(np.float32)
+    w_train, mask_train = w[frames["train"]], mask[frames["train"]]
+    w_val, mask_val = ds["w"].values[frames["validation"]], mask[frames["validation"]]
+
+    model = model if model is not None else UNet(1, 1, recipe.widths)
+    steps = recipe.steps if steps is None else steps
+    optimiser = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=recipe.learning_rate, total_steps=steps, pct_start=0.1
+    )
+    history: dict[str, list] = {"loss": [], "step": [], "validation_dice": []}
+    best_dice, best_state = -1.0, None
+    bar = tqdm(range(1, steps + 1), desc="lee-wave U-Net", disable=not progress)
+    for step in bar:
+        model.train()
+        inputs, targets = random_batch(w_train, mask_train, rng, recipe.crop, recipe.batch)
+        loss = segmentation_loss(model(inputs), targets)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        history["loss"].append(loss.item())
+        if step % recipe.evaluate_every == 0 or step == steps:
+            dice = scores(predict(model, w_val, recipe.scale) > 0.5, mask_val)["dice"]
+            history["step"].append(step)
+            history["validation_dice"].append(dice)
+            bar.set_postfix(loss=f"{loss.item():.3f}", val_dice=f"{dice:.3f}")
+            if dice > best_dice:
+                best_dice = dice
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return model, history
