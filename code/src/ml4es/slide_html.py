@@ -72,16 +72,18 @@ def starts_with_heading(fragment: str) -> bool:
 
 
 def without_math_typesetting(fragment: str) -> str:
-    """Mark the math in ``fragment`` so that MathJax leaves it as TeX, as in speaker notes.
+    """Turn the math in ``fragment`` into ``$...$`` TeX that MathJax leaves alone, for speaker notes.
 
     The notes window of reveal.js shows the notes' HTML without MathJax's styles, where typeset
     math would be unreadable.
     """
-    return re.sub(r'class="math\b', 'class="tex-source', fragment)
+    fragment = re.sub(r'class="math\b', 'class="tex-source', fragment)
+    fragment = re.sub(r'(class="tex-source inline">)\\\((.*?)\\\)<', r"\1$\2$<", fragment, flags=re.DOTALL)
+    return re.sub(r'(class="tex-source block">\s*)\\\[(.*?)\\\]', r"\1$$\2$$", fragment, flags=re.DOTALL)
 
 
 def embed_local_images(fragment: str, source_dir: Path) -> str:
-    """Replace ``<img>`` paths relative to the chapter with data URLs, so the deck stands alone."""
+    """Replace ``<img>`` paths relative to the chapter with data URLs, so that the deck needs no other file."""
 
     def embed(match: re.Match) -> str:
         src = match.group("src")

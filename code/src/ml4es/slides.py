@@ -48,6 +48,7 @@ SLIDES_DIR = "slides"
 STATIC_DIR = "_static"
 # Folders of the npm packages (under _build/assets/npm) that the decks load, copied whole.
 DECK_PACKAGES = ("reveal.js", "mathjax")
+PDF_PAGE = re.compile(rb"/Type\s*/Page\b")
 
 
 @dataclass
@@ -70,8 +71,8 @@ class Slide:
 class Deck:
     """A chapter's deck: the HTML page, its slides, and a notebook of what the slides show.
 
-    ``stacks`` holds the horizontal slides, each a list whose first slide is followed by its
-    subslides. ``notebook`` holds one cell per cell put on the deck, with the Markdown and the
+    ``stacks`` contains the horizontal slides, each a list whose first slide is followed by its
+    subslides. ``notebook`` contains one cell per cell put on the deck, with the Markdown and the
     code source as shown, for checks such as ``ml4es.notebooks.solution_leaks``.
     """
 
@@ -319,7 +320,10 @@ def write_decks(
     if documents is not None:
         unknown = sorted(set(documents) - set(chapters))
         if unknown:
-            raise ValueError(f"not chapters of {root / '_toc.yml'}: {', '.join(unknown)}; expected some of {', '.join(chapters)}")
+            raise ValueError(
+                f"not chapters of {root / '_toc.yml'}: {', '.join(unknown)}. "
+                f"Expected some of: {', '.join(chapters)}"
+            )
         chapters = [chapter for chapter in chapters if chapter in documents]
     if not chapters:
         raise FileNotFoundError(f"no notebook chapters (MyST files with a kernelspec) in {root / '_toc.yml'}")
@@ -356,7 +360,7 @@ def write_decks(
 
 
 def export_pdf(deck: Path, pdf: Path, chromium: Path, show_notes: bool = False, browser=None) -> int:
-    """Print a deck to PDF, one page per slide, with headless Chromium; return the page count.
+    """Print a deck to PDF, one page per slide, with headless Chromium; return the PDF's page count.
 
     Opens the deck from disk with reveal.js's ``?print-pdf`` layout (``&show-notes`` adds the
     speaker notes) in Chromium under Playwright, waits for MathJax, and prints. ``browser`` is
@@ -391,8 +395,12 @@ def _print_deck(browser, deck: Path, pdf: Path, show_notes: bool, timeout_ms: in
         page.wait_for_function("() => window.Reveal && Reveal.isReady() && window.MathJax && MathJax.startup")
         page.evaluate("() => MathJax.startup.promise")
         page.wait_for_function("() => document.querySelectorAll('.pdf-page').length > 0")
-        pages = page.evaluate("() => document.querySelectorAll('.pdf-page').length")
+        slide_pages = page.evaluate("() => document.querySelectorAll('.pdf-page').length")
         page.pdf(path=str(pdf), prefer_css_page_size=True, print_background=True)
     finally:
         page.close()
-    return int(pages)
+
+    # Chromium writes each page's dictionary uncompressed, so its "/Type /Page" entries count
+    # the pages. Speaker notes on separate pages are not .pdf-page elements, hence the file.
+    pages = len(PDF_PAGE.findall(pdf.read_bytes()))
+    return pages or int(slide_pages)
