@@ -20,16 +20,7 @@ import nbformat
 import pytest
 
 from ml4es import notebooks, slides
-from test_site import (  # noqa: F401 (the browser fixtures are used by name)
-    BOOK_ROOT,
-    CHROMIUM,
-    SCREENSHOT_DIR,
-    SITE_DIR,
-    SiteVisitor,
-    browser,
-    site_dir,
-    site_url,
-)
+from test_site import BOOK_ROOT, CHROMIUM, SCREENSHOT_DIR, SiteVisitor
 
 HEADER = """\
 ---
