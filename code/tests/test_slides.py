@@ -412,9 +412,9 @@ def test_chapter_deck_shows_no_solution(site_dir, chapter):
     page = deck_file(site_dir, chapter).read_text(encoding="utf-8")
     # Every line a reader of the deck can see, as one code cell, so that the leak check
     # compares each of them with the chapter's solution code.
-    shown = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(visible_text(page))])
+    deck_text = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(visible_text(page))])
 
-    assert notebooks.solution_leaks(shown, source) == []
+    assert notebooks.solution_leaks(deck_text, source) == []
     executed_notebook = nbformat.read(BOOK_ROOT / "_build" / "jupyter_execute" / f"{chapter}.ipynb", as_version=4)
     rebuilt = slides.build_deck(executed_notebook, notebooks.read_settings(BOOK_ROOT), source)
     assert notebooks.solution_leaks(rebuilt.notebook, source) == []

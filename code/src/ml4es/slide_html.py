@@ -256,7 +256,7 @@ def page(title: str, footer: str, sections: str, static_prefix: str) -> str:
 
 
 def index_page(title: str, decks: list[tuple[str, str]]) -> str:
-    """Return an HTML page that links every deck: ``decks`` holds (chapter title, relative URL)."""
+    """Return an HTML page that links every deck, given as (chapter title, relative URL) pairs."""
     items = "\n".join(
         f'<li><a href="{html.escape(url)}">{html.escape(chapter)}</a></li>' for chapter, url in decks
     )

@@ -171,8 +171,8 @@ class _DeckBuilder:
 
     def _place(self, cell: nbformat.NotebookNode, markdown: str) -> None:
         kind = slide_type(cell)
-        fragment_html, shown = self._render(cell, markdown)
-        self.cells.append(shown)
+        fragment_html, deck_cell = self._render(cell, markdown)
+        self.cells.append(deck_cell)
         if not fragment_html:
             logger.warning("a cell marked %r shows nothing on a slide: %.60r", kind, cell.source)
             return
@@ -201,7 +201,7 @@ class _DeckBuilder:
         """Return the cell's HTML for the slide, and the cell as the deck shows it."""
         if cell.cell_type == "markdown":
             fragment = slide_html.markdown_to_html(markdown) if markdown.strip() else ""
-            shown = nbformat.v4.new_markdown_cell(markdown)
+            deck_cell = nbformat.v4.new_markdown_cell(markdown)
         elif cell.cell_type == "code":
             tags = cell.metadata.get("tags", [])
             code = strip_solution_regions(cell.source) if SHOW_CODE_TAG in tags else ""
@@ -209,11 +209,11 @@ class _DeckBuilder:
             if not any(tag in tags for tag in REMOVE_OUTPUT_TAGS):
                 parts.extend(slide_html.output_to_html(output) for output in cell.get("outputs", []))
             fragment = "\n".join(part for part in parts if part)
-            shown = nbformat.v4.new_code_cell(code)
+            deck_cell = nbformat.v4.new_code_cell(code)
         else:
             return "", nbformat.v4.new_raw_cell("")
-        shown.metadata = copy.deepcopy(cell.metadata)
-        return slide_html.embed_local_images(fragment, self.source_dir), shown
+        deck_cell.metadata = copy.deepcopy(cell.metadata)
+        return slide_html.embed_local_images(fragment, self.source_dir), deck_cell
 
 
 def build_deck(
