@@ -460,8 +460,9 @@ def open_deck(browser, site_url):
 
 @pytest.mark.book
 @pytest.mark.browser
-def test_deck_loads_offline(open_deck):
-    visit = open_deck()
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_deck_loads_offline(open_deck, chapter):
+    visit = open_deck(str(slides.deck_relative_path(chapter)))
 
     assert visit.status == 200
     assert visit.outside_requests == [], f"the deck requested other hosts: {visit.outside_requests}"
@@ -472,8 +473,9 @@ def test_deck_loads_offline(open_deck):
 
 @pytest.mark.book
 @pytest.mark.browser
-def test_deck_math_typeset(open_deck):
-    page = open_deck().page
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_deck_math_typeset(open_deck, chapter):
+    page = open_deck(str(slides.deck_relative_path(chapter))).page
     untypeset = page.evaluate(
         """() => [...document.querySelectorAll('.reveal .slides .math')]
                 .filter(element => !element.querySelector('mjx-container'))
@@ -536,8 +538,9 @@ def test_deck_speaker_view_shows_notes(open_deck):
 
 @pytest.mark.book
 @pytest.mark.browser
-def test_deck_slides_fit_screen(open_deck):
-    page = open_deck().page
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_deck_slides_fit_screen(open_deck, chapter):
+    page = open_deck(str(slides.deck_relative_path(chapter))).page
     overflowing = page.evaluate(
         """() => {
             const height = Reveal.getConfig().height;
