@@ -1,5 +1,5 @@
 # The course's maintenance commands. `make book` sets everything up and builds the
-# site into _build/html; `make test` builds it too, then runs every test.
+# site into _build/html, slide decks included; `make test` builds it too, then runs every test.
 
 PYTHON ?= python3.11
 VENV := .venv
@@ -7,13 +7,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: help setup assets notebooks book test test-quick clean
+.PHONY: help setup assets notebooks slides book test test-quick clean
 
 help:
 	@echo "make book        set up .venv, execute every chapter and build the site into _build/html"
 	@echo "make test        build the book, then run every test (unit, notebooks, site, browser)"
 	@echo "make test-quick  unit tests of the ml4es package only"
 	@echo "make notebooks   write student and instructor notebooks to _build/notebooks"
+	@echo "make slides      write a reveal.js deck per chapter to _build/html/slides (after make book)"
 	@echo "make clean       remove _build and the generated notebooks beside the chapters"
 
 # The virtual environment, with the versions pinned in requirements.txt.
@@ -26,8 +27,8 @@ $(STAMP): requirements.txt code/pyproject.toml
 
 setup: $(STAMP)
 
-# MathJax, the Jupyter widget manager and RequireJS, pinned and fetched from the
-# npm registry, so that the site works with no network.
+# MathJax, the Jupyter widget manager, RequireJS and reveal.js, pinned and fetched
+# from the npm registry, so that the site and the slide decks work with no network.
 assets: $(STAMP)
 	$(BIN)/python tools/bundle_assets.py
 
@@ -35,8 +36,14 @@ assets: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python -m ml4es notebooks --out _build/notebooks --beside-sources
 
+# The decks show the outputs of the chapters as the book build executed them, from
+# _build/jupyter_execute, so they need a `make book` first.
+slides: $(STAMP) assets
+	$(BIN)/python -m ml4es slides
+
 book: $(STAMP) assets notebooks
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	$(BIN)/python -m ml4es slides
 
 test: book
 	ML4ES_BOOK_BUILT=1 $(BIN)/pytest code/tests -ra

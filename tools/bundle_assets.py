@@ -1,11 +1,13 @@
 """Fetch the JavaScript that the course site loads, so that the site works with no network.
 
-MathJax, RequireJS and the Jupyter widget manager (@jupyter-widgets/html-manager) come from
-the npm registry with ``npm pack``, at the exact versions pinned in ``PACKAGES`` below, the
-one place where their versions are set. Each tarball must match its pinned sha512 integrity.
-The files the site needs are unpacked into ``_build/assets/npm/<package name>/``, and
+MathJax, RequireJS, the Jupyter widget manager (@jupyter-widgets/html-manager) and reveal.js
+come from the npm registry with ``npm pack``, at the exact versions pinned in ``PACKAGES``
+below, the one place where their versions are set. Each tarball must match its pinned sha512
+integrity. The files the site needs are unpacked into ``_build/assets/npm/<package name>/``, and
 ``_config.yml`` lists ``_build/assets`` in ``html_static_path``, so Sphinx publishes them as
-``_static/npm/<package name>/``, where ``mathjax_path`` and ``nb_ipywidgets_js`` point.
+``_static/npm/<package name>/``, where ``mathjax_path`` and ``nb_ipywidgets_js`` point. The
+slide decks (``python -m ml4es slides``) copy reveal.js and MathJax from ``_build/assets/npm``
+into ``_build/html/slides/_static``, so that the slides folder works on its own.
 
 The course's own script for the widget manager, ``tools/widget_manager_setup.js``, is copied
 to ``_build/assets/ml4es/`` and published as ``_static/ml4es/widget-manager-setup.js``.
@@ -100,6 +102,22 @@ PACKAGES = (
             "dist/*.ttf",
             "dist/*.eot",
             "dist/*.svg",
+        ),
+    ),
+    # The slide decks that `python -m ml4es slides` writes (UMD builds, loaded with plain
+    # script tags). The white theme embeds its fonts as data URLs, so it loads nothing else.
+    Package(
+        name="reveal.js",
+        version="6.0.2",
+        integrity="sha512-JYIg5D9aoxoaLeb84O+OvAwsKWdIavVgEDScxtYEXFCT6t6TQrhNtSgogcjdCpdLsWglhJn3zyE3fUOwiH5KEg==",
+        files=(
+            "LICENSE",
+            "package.json",
+            "dist/reveal.js",
+            "dist/reveal.css",
+            "dist/reset.css",
+            "dist/theme/white.css",
+            "dist/plugin/notes.js",
         ),
     ),
 )

@@ -20,10 +20,8 @@ from __future__ import annotations
 import http.server
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -139,46 +137,6 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
-
-
-@pytest.fixture(scope="session")
-def site_dir() -> Path:
-    """The built site; skips, or fails under ML4ES_BOOK_BUILT=1, when it is missing."""
-    if not (SITE_DIR / "index.html").is_file():
-        skip_or_fail("ML4ES_BOOK_BUILT", f"no built site in {SITE_DIR}: run `make book` first")
-    return SITE_DIR
-
-
-@pytest.fixture(scope="session")
-def site_url(site_dir: Path) -> Iterator[str]:
-    """Base URL of a local HTTP server on 127.0.0.1 that serves the built site."""
-    handler = partial(QuietHandler, directory=str(site_dir))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Chromium under Playwright; skips, or fails under ML4ES_REQUIRE_BROWSER=1, when it is missing."""
-    if not CHROMIUM.is_file():
-        skip_or_fail(
-            "ML4ES_REQUIRE_BROWSER",
-            f"browser {CHROMIUM} not found: install Debian's chromium package or set ML4ES_CHROMIUM",
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        skip_or_fail("ML4ES_REQUIRE_BROWSER", "playwright is not installed: pip install -r requirements.txt")
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class SiteVisitor:
