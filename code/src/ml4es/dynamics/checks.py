@@ -31,10 +31,10 @@ def lorenz63_coefficients() -> np.ndarray:
     return true
 
 
-# --- Exercise 1: SINDy ----------------------------------------------------------------------------
+# --- Exercise 3: SINDy ----------------------------------------------------------------------------
 
 
-@checker("Exercise 1 (SINDy)")
+@checker("Exercise 3 (SINDy)")
 def check_sindy(fit_sindy: Any) -> str:
     """Fit ``fit_sindy(x, dt)`` to a clean Lorenz-63 trajectory and compare with the true coefficients."""
     dt = 0.01
@@ -113,7 +113,7 @@ def check_valid_prediction_time(valid_prediction_time: Any) -> str:
     return f"All {len(_vpt_cases())} hand-made cases agree, including a perfect forecast and one wrong from the start."
 
 
-# --- Exercise 3: rollout loss ----------------------------------------------------------------------
+# --- Exercise 4: rollout loss ----------------------------------------------------------------------
 
 
 def _probe_emulator() -> emulators.PeriodicCNN:
@@ -122,7 +122,7 @@ def _probe_emulator() -> emulators.PeriodicCNN:
         return emulators.PeriodicCNN(mean=2.3, std=3.6, channels=8, depth=2)
 
 
-@checker("Exercise 3 (rollout loss)")
+@checker("Exercise 4 (rollout loss)")
 def check_rollout_loss(rollout_loss: Any) -> str:
     """Compare ``rollout_loss(model, x0, targets)`` and its gradient with the reference."""
     model = _probe_emulator()
@@ -133,7 +133,7 @@ def check_rollout_loss(rollout_loss: Any) -> str:
     answer = call(rollout_loss, model, x0.clone(), targets.clone(), name="rollout_loss")
     value = as_float(answer, "rollout_loss(model, x0, targets)")
     check_finite_number(value, "rollout_loss(model, x0, targets)")
-    expected = float(emulators.rollout_loss(model, x0, targets))
+    expected = float(emulators.rollout_loss(model, x0, targets).detach())
 
     with torch.no_grad():
         teacher = torch.stack(
@@ -163,10 +163,10 @@ def check_rollout_loss(rollout_loss: Any) -> str:
     return f"The loss over 4 steps is {value:.4f} and its gradient matches."
 
 
-# --- Exercise 4: reservoir readout ---------------------------------------------------------------
+# --- Exercise 5: reservoir readout ---------------------------------------------------------------
 
 
-@checker("Exercise 4 (ridge readout)")
+@checker("Exercise 5 (ridge readout)")
 def check_ridge_readout(ridge_readout: Any) -> str:
     """Compare ``ridge_readout(features, targets, ridge)`` with the closed-form ridge solution."""
     rng = np.random.default_rng(8)
@@ -185,10 +185,10 @@ def check_ridge_readout(ridge_readout: Any) -> str:
     return f"W_out matches the closed form to {error:.1e}."
 
 
-# --- Exercise 5: ensemble from perturbed initial conditions ---------------------------------------
+# --- Exercise 1: ensemble from perturbed initial conditions ---------------------------------------
 
 
-@checker("Exercise 5 (perturbed ensemble)")
+@checker("Exercise 1 (perturbed ensemble)")
 def check_ensemble(ensemble_forecast: Any) -> str:
     """Check ``ensemble_forecast(x0, n_members, sigma, n_samples, seed)`` against the reference dynamics."""
     x0 = systems.lorenz96_initial_states(1, seed=11)[0]

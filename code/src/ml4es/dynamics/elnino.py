@@ -59,30 +59,40 @@ def fit_direct_regression(train: np.ndarray, order: int, lead: int) -> np.ndarra
     return coefficients
 
 
-def score_forecasts(split: dict, leads: tuple[int, ...] = (1, 3, 6, 12), order: int = 3) -> pd.DataFrame:
-    """Return the test RMSE (deg C) of persistence, climatology and a linear regression at each lead.
+def forecasts_at_lead(split: dict, lead: int, order: int = 3) -> dict:
+    """Return the test-period forecasts ``lead`` months ahead by persistence, climatology and regression.
 
     Persistence forecasts that today's anomaly stays; climatology forecasts an anomaly of 0 (the
-    mean annual cycle); the regression uses the last ``order`` anomalies, fitted on the training
-    years only. The test forecasts start from every test month that has ``order`` months of
-    history and a verifying value ``lead`` months on; the history may reach back into the
-    training years.
+    mean annual cycle); the regression uses the last ``order`` anomalies and is fitted on the
+    training years only. Forecasts start from every month from the first test month on that has a
+    verifying value ``lead`` months later; their history may reach back into the training
+    years. Returns ``index`` (the verifying months), ``observed`` and ``forecasts`` (a dict).
     """
     full = np.concatenate([split["train"], split["test"]])
     offset = split["train"].size
-    rows = []
-    for lead in leads:
-        coefficients = fit_direct_regression(split["train"], order, lead)
-        predictors, targets = lagged(full, order, lead)
-        # Row i of `lagged` starts at time i + order - 1; keep the starts inside the test years.
-        starts = np.arange(order - 1, full.size - lead)
-        keep = starts >= offset
-        predictors, targets = predictors[keep], targets[keep]
-        forecasts = {
+    coefficients = fit_direct_regression(split["train"], order, lead)
+    predictors, targets = lagged(full, order, lead)
+    # Row i of `lagged` starts at time i + order - 1; keep the starts inside the test years.
+    starts = np.arange(order - 1, full.size - lead)
+    keep = starts >= offset
+    predictors, targets = predictors[keep], targets[keep]
+    return {
+        "index": split["test_index"][lead:],
+        "observed": targets,
+        "forecasts": {
             "persistence": predictors[:, 0],
             "climatology": np.zeros_like(targets),
             f"regression on {order} months": coefficients[0] + predictors @ coefficients[1:],
-        }
-        for method, forecast in forecasts.items():
-            rows.append({"lead (months)": lead, "method": method, "RMSE (deg C)": float(np.sqrt(np.mean((forecast - targets) ** 2)))})
+        },
+    }
+
+
+def score_forecasts(split: dict, leads: tuple[int, ...] = (1, 3, 6, 12), order: int = 3) -> pd.DataFrame:
+    """Return the test RMSE (deg C) of each method of :func:`forecasts_at_lead` at each lead, in a table."""
+    rows = []
+    for lead in leads:
+        result = forecasts_at_lead(split, lead, order)
+        for method, forecast in result["forecasts"].items():
+            error = float(np.sqrt(np.mean((forecast - result["observed"]) ** 2)))
+            rows.append({"lead (months)": lead, "method": method, "RMSE (deg C)": error})
     return pd.DataFrame(rows).pivot(index="lead (months)", columns="method", values="RMSE (deg C)")

@@ -143,7 +143,7 @@ def fit(
     model: Emulator,
     data: torch.Tensor,
     steps: int,
-    rollout_steps: int = 1,
+    rollout_length: int = 1,
     batch_size: int = 128,
     learning_rate: float = 1e-3,
     seed: int = 0,
@@ -152,12 +152,12 @@ def fit(
 ) -> list[float]:
     """Train ``model`` with Adam on random batches of windows ``data`` ``(n, L, N)`` and return the losses.
 
-    With ``rollout_steps`` = 1 the loss is :func:`one_step_loss`, otherwise :func:`rollout_loss`
-    over the first ``rollout_steps`` + 1 states of each window. The learning rate follows a cosine
+    With ``rollout_length`` = 1 the loss is :func:`one_step_loss`, otherwise :func:`rollout_loss`
+    over the first ``rollout_length`` + 1 states of each window. The learning rate follows a cosine
     schedule down to zero over ``steps``.
     """
-    if data.shape[1] < rollout_steps + 1:
-        raise ValueError(f"windows of length {data.shape[1]} are too short for {rollout_steps} rollout steps")
+    if data.shape[1] < rollout_length + 1:
+        raise ValueError(f"windows of length {data.shape[1]} are too short for rollouts of {rollout_length} steps")
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
@@ -165,10 +165,10 @@ def fit(
     def loss_fn() -> torch.Tensor:
         index = torch.randint(0, data.shape[0], (batch_size,), generator=generator)
         batch = data[index]
-        if rollout_steps == 1:
+        if rollout_length == 1:
             loss = one_step_loss(model, batch[:, 0], batch[:, 1])
         else:
-            loss = rollout_loss(model, batch[:, 0], batch[:, 1 : rollout_steps + 1])
+            loss = rollout_loss(model, batch[:, 0], batch[:, 1 : rollout_length + 1])
         return loss
 
     history: list[float] = []
@@ -220,9 +220,9 @@ class EmulatorRecipe:
     channels: int = 32
     kernel_size: int = 5
     depth: int = 3
-    one_step_steps: int = 2000
+    one_step_iterations: int = 2000
     one_step_learning_rate: float = 2e-3
-    rollout_steps: int = 300
+    rollout_iterations: int = 300
     rollout_length: int = 5
     rollout_learning_rate: float = 3e-4
     batch_size: int = 128
@@ -242,11 +242,11 @@ def train_recipe(recipe: EmulatorRecipe, data: np.ndarray, progress: bool = True
     pairs = windows(data, recipe.rollout_length + 1)
     history = {
         "one step": fit(
-            model, pairs, recipe.one_step_steps, 1, recipe.batch_size, recipe.one_step_learning_rate,
+            model, pairs, recipe.one_step_iterations, 1, recipe.batch_size, recipe.one_step_learning_rate,
             seed=recipe.seed, description="one-step training", progress=progress,
         ),
         "rollout": fit(
-            model, pairs, recipe.rollout_steps, recipe.rollout_length, recipe.batch_size,
+            model, pairs, recipe.rollout_iterations, recipe.rollout_length, recipe.batch_size,
             recipe.rollout_learning_rate, seed=recipe.seed + 1, description="rollout training", progress=progress,
         ),
     }

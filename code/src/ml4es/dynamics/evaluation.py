@@ -95,3 +95,11 @@ def evaluate(forecast: Forecaster, data: dict[str, np.ndarray], climate_std: flo
         "hellinger": hellinger,
         "free_run": free,
     }
+
+
+def load_benchmark() -> dict:
+    """Return the results of ``benchmarks/lorenz96.py``, from the copy shipped in ``ml4es/weights``."""
+    import json
+    from importlib import resources
+
+    return json.loads(resources.files("ml4es").joinpath("weights", "lorenz96_benchmark.json").read_text("utf-8"))
