@@ -1,10 +1,10 @@
 """Benchmark data-driven forecasts of Lorenz-96 (N = 40, F = 8): every method on one test.
 
 Each method is trained on the same 20 trajectories of 100 model time units (MTU), sampled every
-0.05 MTU, and scored by ``ml4es.dynamics.evaluation.evaluate``: the median valid prediction time
-(VPT, normalised RMSE threshold 0.5, in Lyapunov times of 1 / 1.7 MTU) over 100 test initial
-conditions, whether a 100-MTU free run from 10 states blows up, and the Hellinger distance of the
-free run's histogram from the true one. Methods:
+0.05 MTU. ``ml4es.dynamics.evaluation.evaluate`` scores it by the median valid prediction time
+(VPT) over 100 test initial conditions, at a normalised RMSE threshold of 0.5 and in Lyapunov
+times of 1 / 1.7 MTU. It also checks whether a 100-MTU free run from 10 states blows up, and
+measures the Hellinger distance of the free run's histogram from the true one. Methods:
 
 - persistence (no training): tomorrow is today;
 - DMD of rank 40 (a linear model);

@@ -16,7 +16,7 @@ from ml4es.dynamics.trajectories import trajectories
 
 @pytest.fixture(autouse=True)
 def lenient_checks(monkeypatch):
-    """Run checkers in their reader-facing mode, where a wrong answer returns a verdict."""
+    """Run checkers in their reader-facing mode, where a wrong result returns a verdict."""
     monkeypatch.delenv("ML4ES_STRICT_CHECKS", raising=False)
 
 
@@ -400,7 +400,7 @@ def test_check_sindy_reports_missing_terms():
     assert "missing" in verdict.message
 
 
-def test_check_rollout_loss_accepts_reference_and_rejects_teacher_forcing():
+def test_check_rollout_loss_teacher_forcing():
     assert checks.check_rollout_loss(emulators.rollout_loss).passed
 
     def teacher_forcing(model, x0, targets):

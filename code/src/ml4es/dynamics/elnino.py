@@ -62,8 +62,8 @@ def fit_direct_regression(train: np.ndarray, order: int, lead: int) -> np.ndarra
 def forecasts_at_lead(split: dict, lead: int, order: int = 3) -> dict:
     """Return the test-period forecasts ``lead`` months ahead by persistence, climatology and regression.
 
-    Persistence forecasts that today's anomaly stays; climatology forecasts an anomaly of 0 (the
-    mean annual cycle); the regression uses the last ``order`` anomalies and is fitted on the
+    Persistence forecasts that today's anomaly stays. Climatology forecasts an anomaly of 0, the
+    mean annual cycle. The regression uses the last ``order`` anomalies and is fitted on the
     training years only. Forecasts start from every month from the first test month on that has a
     verifying value ``lead`` months later; their history may reach back into the training
     years. Returns ``index`` (the verifying months), ``observed`` and ``forecasts`` (a dict).

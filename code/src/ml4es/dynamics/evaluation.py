@@ -1,8 +1,9 @@
 """The Lorenz-96 forecast test used by the chapter, the training script and the benchmark.
 
-Every method is scored the same way: forecasts from 100 test initial conditions (valid prediction
-time at a normalised RMSE of 0.5, in Lyapunov times), and a free run of 100 model time units from
-10 states (blow-up, and the Hellinger distance of its histogram from the true one).
+Every method is scored the same way. Forecasts from 100 test initial conditions give the valid
+prediction time at a normalised RMSE of 0.5, in Lyapunov times. A free run of 100 model time units
+from 10 states shows whether the method blows up, and how far its histogram is from the true one
+(the Hellinger distance).
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ def training_data(n_trajectories: int = 20, duration: float = 100.0, seed: int =
 def test_data(test: ForecastTest = ForecastTest()) -> dict[str, np.ndarray]:
     """Return the test cases and the reference climate run, as arrays of shape (time, batch, N).
 
-    ``history`` and ``truth`` overlap in one row, the forecast start; so do ``climate_history``
-    and ``climate``, the true run of ``free_run_time`` MTU that a free run is compared with.
+    ``history`` and ``truth`` overlap in one row, the forecast start. So do ``climate_history``
+    and ``climate``, which is the true run of ``free_run_time`` MTU that a free run is compared with.
     """
     total = (HISTORY_STEPS + test.forecast_steps) * SAMPLE_DT
     cases = trajectories("lorenz96", test.n_initial_conditions, total, SAMPLE_DT, seed=test.test_seed).x.values
@@ -75,9 +76,10 @@ def evaluate(forecast: Forecaster, data: dict[str, np.ndarray], climate_std: flo
     """Score ``forecast(history, n_steps)``, which gets true histories ``(T, batch, N)`` whose last
     row is the start, and returns ``(n_steps + 1, batch, N)``.
 
-    Returns the valid prediction times (MTU and Lyapunov times), their median, whether the free
-    run blew up (a non-finite value or one beyond 10 climatological standard deviations), and the
-    Hellinger distance of the free run's histogram from the true one (None after a blow-up).
+    Returns the valid prediction times (MTU and Lyapunov times) and their median. It also returns
+    whether the free run blew up, which means a non-finite value or one beyond 10 climatological
+    standard deviations, and the Hellinger distance of the free run's histogram from the true one
+    (None when the run has non-finite values).
     """
     predicted = forecast(data["history"], test.forecast_steps)
     vpt = metrics.valid_prediction_time(predicted, data["truth"], SAMPLE_DT, climate_std, test.threshold)

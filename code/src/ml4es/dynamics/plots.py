@@ -46,7 +46,7 @@ def plot_hovmoller(panels: Mapping[str, np.ndarray], dt: float, lyapunov_exponen
             image = ax.imshow(values, aspect="auto", origin="lower", extent=extent, vmin=-8, vmax=12)
         ax.set_title(name)
         ax.set_xlabel("grid point i")
-        figure.colorbar(image, ax=ax, label="x_i")
+        figure.colorbar(image, ax=ax, label="difference" if name.startswith("error") else "x_i")
     axes[0, 0].set_ylabel(LYAPUNOV_LABEL if lyapunov_exponent else TIME_LABEL)
     figure.tight_layout()
     return figure
@@ -74,6 +74,8 @@ def plot_error_growth(errors: Mapping[str, np.ndarray], dt: float, lyapunov_expo
         time = np.arange(error.shape[0]) * dt * lyapunov_exponent
         ax.semilogy(time, np.median(error, axis=1), label=name)
     ax.axhline(threshold, color="black", linestyle="--", linewidth=1, label=f"threshold {threshold}")
+    # Row 0 is the exact start, with an error of 0 or round-off: keep it off the axis.
+    ax.set_ylim(1e-4, 3.0)
     ax.set_xlabel(LYAPUNOV_LABEL)
     ax.set_ylabel("normalised RMSE (median over forecasts)")
     ax.set_title("Forecast error against lead time")
