@@ -61,7 +61,7 @@ def plot_lyapunov(running: np.ndarray, interval: float, reference: float = 1.7) 
     ax.fill_between(time, 0.95 * reference, 1.05 * reference, color="0.85", label="±5 %")
     ax.set_ylim(0.5 * reference, 1.5 * reference)
     ax.set_xlabel("averaging time (model time units)")
-    ax.set_ylabel("λ₁ (per model time unit)")
+    ax.set_ylabel("λ_max (per model time unit)")
     ax.set_title("Largest Lyapunov exponent of Lorenz-96, N = 40, F = 8")
     ax.legend()
     return ax
