@@ -1,0 +1,1 @@
+"""Data-driven models of dynamical systems: Lorenz systems, chaos diagnostics and emulators."""
