@@ -67,9 +67,10 @@ def gpytorch_model(x, y, lengthscale: float, outputscale: float, noise: float) -
     x, y = torch.as_tensor(x, dtype=DTYPE), torch.as_tensor(y, dtype=DTYPE)
     likelihood = gpytorch.likelihoods.GaussianLikelihood(noise_constraint=gpytorch.constraints.GreaterThan(1e-10))
     model = _ZeroMeanGP(x, y, likelihood).to(DTYPE)
-    model.covar_module.base_kernel.lengthscale = lengthscale
-    model.covar_module.outputscale = outputscale
-    likelihood.noise = noise
+    # Float64 tensors, because GPyTorch's setters would round Python floats through float32.
+    model.covar_module.base_kernel.lengthscale = torch.tensor(lengthscale, dtype=DTYPE)
+    model.covar_module.outputscale = torch.tensor(outputscale, dtype=DTYPE)
+    likelihood.noise = torch.tensor(noise, dtype=DTYPE)
     model.eval()
     likelihood.eval()
     return model

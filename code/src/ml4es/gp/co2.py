@@ -114,31 +114,46 @@ def co2_kernel(initial: dict[str, float] | None = None, variant: str = "rasmusse
 
     if rough:
         trend_shape = gpytorch.kernels.MaternKernel(nu=1.5, lengthscale_constraint=_log())
-    else:
-        trend_shape = gpytorch.kernels.RBFKernel(lengthscale_constraint=_log())
-    trend = _scaled(trend_shape, values["trend_amplitude"])
-    trend.base_kernel.lengthscale = values["trend_lengthscale"]
-
-    decay = gpytorch.kernels.RBFKernel(lengthscale_constraint=_log())
-    decay.lengthscale = values["seasonal_decay"]
-    periodic = gpytorch.kernels.PeriodicKernel(lengthscale_constraint=_log(), period_length_constraint=_log())
-    periodic.lengthscale = values["seasonal_smoothness"] ** 2
-    periodic.period_length = values["period"]
-    periodic.raw_period_length.requires_grad_(False)
-    seasonal = _scaled(gpytorch.kernels.ProductKernel(decay, periodic), values["seasonal_amplitude"])
-
-    if rough:
         irregular_shape = gpytorch.kernels.MaternKernel(nu=0.5, lengthscale_constraint=_log())
     else:
+        trend_shape = gpytorch.kernels.RBFKernel(lengthscale_constraint=_log())
         irregular_shape = gpytorch.kernels.RQKernel(lengthscale_constraint=_log(), alpha_constraint=_log())
-        irregular_shape.alpha = values["irregular_alpha"]
-    irregular = _scaled(irregular_shape, values["irregular_amplitude"])
-    irregular.base_kernel.lengthscale = values["irregular_lengthscale"]
+    decay = gpytorch.kernels.RBFKernel(lengthscale_constraint=_log())
+    periodic = gpytorch.kernels.PeriodicKernel(lengthscale_constraint=_log(), period_length_constraint=_log())
+    noise_shape = gpytorch.kernels.RBFKernel(lengthscale_constraint=_log())
+    kernel = gpytorch.kernels.AdditiveKernel(
+        _scaled(trend_shape),
+        _scaled(gpytorch.kernels.ProductKernel(decay, periodic)),
+        _scaled(irregular_shape),
+        _scaled(noise_shape),
+    )
+    kernel = kernel.to(DTYPE)
 
-    noise = _scaled(gpytorch.kernels.RBFKernel(lengthscale_constraint=_log()), values["noise_amplitude"])
-    noise.base_kernel.lengthscale = values["noise_lengthscale"]
+    trend, seasonal, irregular, noise = kernel.kernels
+    trend.outputscale = _f64(values["trend_amplitude"] ** 2)
+    trend.base_kernel.lengthscale = _f64(values["trend_lengthscale"])
+    seasonal.outputscale = _f64(values["seasonal_amplitude"] ** 2)
+    decay.lengthscale = _f64(values["seasonal_decay"])
+    periodic.lengthscale = _f64(values["seasonal_smoothness"] ** 2)
+    periodic.period_length = _f64(values["period"])
+    periodic.raw_period_length.requires_grad_(False)
+    irregular.outputscale = _f64(values["irregular_amplitude"] ** 2)
+    irregular.base_kernel.lengthscale = _f64(values["irregular_lengthscale"])
+    if not rough:
+        irregular.base_kernel.alpha = _f64(values["irregular_alpha"])
+    noise.outputscale = _f64(values["noise_amplitude"] ** 2)
+    noise.base_kernel.lengthscale = _f64(values["noise_lengthscale"])
+    return kernel
 
-    return gpytorch.kernels.AdditiveKernel(trend, seasonal, irregular, noise).to(DTYPE)
+
+def _f64(value: float) -> torch.Tensor:
+    """Return ``value`` as a float64 tensor.
+
+    GPyTorch's setters turn a Python float into a tensor of the default dtype (float32) before
+    casting it to the parameter's dtype, which rounds 0.01 to 0.0099999998; a float64 tensor
+    keeps every digit.
+    """
+    return torch.tensor(value, dtype=DTYPE)
 
 
 def _log() -> gpytorch.constraints.Positive:
@@ -151,10 +166,8 @@ def _log() -> gpytorch.constraints.Positive:
     return gpytorch.constraints.Positive(transform=torch.exp, inv_transform=torch.log)
 
 
-def _scaled(kernel: gpytorch.kernels.Kernel, amplitude: float) -> gpytorch.kernels.ScaleKernel:
-    scaled = gpytorch.kernels.ScaleKernel(kernel, outputscale_constraint=_log())
-    scaled.outputscale = amplitude**2
-    return scaled
+def _scaled(kernel: gpytorch.kernels.Kernel) -> gpytorch.kernels.ScaleKernel:
+    return gpytorch.kernels.ScaleKernel(kernel, outputscale_constraint=_log())
 
 
 def hyperparameters(model: ExactGP) -> dict[str, float]:
@@ -192,8 +205,8 @@ def co2_model(
     likelihood = gpytorch.likelihoods.GaussianLikelihood(
         noise_constraint=gpytorch.constraints.GreaterThan(1e-6, transform=torch.exp, inv_transform=torch.log)
     ).to(DTYPE)
-    likelihood.noise = values["noise_std"] ** 2
+    likelihood.noise = _f64(values["noise_std"] ** 2)
     model = ExactGP(x, y, co2_kernel(values, variant), likelihood).to(DTYPE)
-    model.mean_module.constant = float(y.mean())
+    model.mean_module.constant = _f64(float(y.mean()))
     model.mean_module.raw_constant.requires_grad_(False)
     return model

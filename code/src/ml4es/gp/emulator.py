@@ -83,9 +83,9 @@ def emulator(inputs: torch.Tensor, outputs: torch.Tensor, kernel: gpytorch.kerne
     if kernel is None:
         kernel = default_kernel()
     likelihood = gpytorch.likelihoods.GaussianLikelihood(noise_constraint=gpytorch.constraints.GreaterThan(1e-8))
-    likelihood.noise = SIMULATOR_NOISE
-    likelihood.raw_noise.requires_grad_(False)
     model = ExactGP(to_unit(inputs), torch.as_tensor(outputs, dtype=DTYPE), kernel, likelihood).to(DTYPE)
+    model.likelihood.noise = torch.tensor(SIMULATOR_NOISE, dtype=DTYPE)
+    model.likelihood.raw_noise.requires_grad_(False)
     return model
 
 

@@ -110,7 +110,8 @@ def _fit_lbfgs(model, parameters, max_steps, bar) -> tuple[list[float], int]:
     with torch.no_grad():
         torch.nn.utils.vector_to_parameters(torch.as_tensor(result.x, dtype=parameters[0].dtype), parameters)
     if not result.success:
-        logger.warning("L-BFGS-B stopped before converging: %s", result.message)
+        # "ABNORMAL" usually means the line search could make no progress at the optimum.
+        logger.info("L-BFGS-B stopped before converging: %s", result.message)
     return history, evaluations
 
 
