@@ -4,10 +4,10 @@ Both libraries fit the same model to the same data:
 
 - data: monthly means of the Mauna Loa record from March 1958 to December 2001 (521 months,
   ``ml4es.gp.co2.load_co2``), time in decimal years, CO2 in ppm;
-- model: the composite kernel of Rasmussen and Williams (2006, section 5.4.3), trend +
-  seasonal + irregular + short-term noise, plus white noise, starting from the same
-  hyperparameters (``co2.INITIAL``) with the period fixed at one year; and the ``rough``
-  variant of ``co2.co2_kernel`` (Matérn 3/2 trend, Matérn 1/2 irregular term);
+- models: the composite kernel of Rasmussen and Williams (2006, section 5.4.3), which is trend +
+  seasonal + irregular + short-term noise, plus white noise. The second model is the ``rough``
+  variant of ``co2.co2_kernel`` (Matérn 3/2 trend, Matérn 1/2 irregular term). Both libraries
+  start from the same hyperparameters (``co2.INITIAL``), with the period fixed at one year;
 - scale: both fit ``y - mean(y)`` in ppm. Scikit-learn runs with ``normalize_y=False`` and
   GPyTorch's constant mean is fixed at ``mean(y)``, so both log marginal likelihoods are of the
   same zero-mean GP on the same numbers, in nats. As a cross-check, scikit-learn also evaluates

@@ -30,8 +30,8 @@ def hgt_path() -> Path:
     path = Path(eofs.__file__).parent / "examples" / "example_data" / "hgt_djf.nc"
     if not path.exists():
         raise FileNotFoundError(
-            f"{path} not found: the eofs package ships it from version 1.4 on; "
-            "install it with `pip install eofs`"
+            f"{path} not found. The eofs package ships this example file: "
+            "install or reinstall it with `pip install eofs`."
         )
     return path
 
