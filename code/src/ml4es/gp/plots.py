@@ -132,11 +132,12 @@ def plot_height_maps(z, mean, std, winter: int, title: str = ""):
     """Plot one winter's 500 hPa height: reanalysis, SVGP mean and SVGP standard deviation (m)."""
     extent = (float(z.longitude.min()), float(z.longitude.max()), float(z.latitude.min()), float(z.latitude.max()))
     figure, axes = plt.subplots(1, 3, figsize=(16, 3.8))
-    year = str(z.time.values[winter])[:4]
+    # Each winter is stamped with mid-January: 1998-01-15 is the winter of December 1997 to February 1998.
+    year = int(str(z.time.values[winter])[:4])
     observed = z.isel(time=winter).to_numpy()
     low, high = float(observed.min()), float(observed.max())
     for ax, values, name, options in (
-        (axes[0], observed, f"reanalysis, winter {year}", {"vmin": low, "vmax": high}),
+        (axes[0], observed, f"reanalysis, winter {year - 1}/{year % 100:02d}", {"vmin": low, "vmax": high}),
         (axes[1], mean, "SVGP predictive mean", {"vmin": low, "vmax": high}),
         (axes[2], std, "SVGP predictive standard deviation", {"cmap": "magma"}),
     ):
