@@ -2,7 +2,8 @@
 
 The data are the winter (December-February) means of the 500 hPa geopotential height over the
 North Atlantic and Europe, 1948-2012, on a 2.5° grid (29 latitudes by 49 longitudes, 65
-winters: 92,365 values), shipped with the ``eofs`` package (NCEP/NCAR reanalysis). An exact GP
+winters: 92,365 values), shipped with the ``eofs`` package. The file names no source; its grid
+and its start in 1948 match the NCEP/NCAR reanalysis. An exact GP
 on all of them would need a 92,365 x 92,365 covariance matrix (68 GB in float64).
 """
 
