@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import gpytorch
 import numpy as np
@@ -426,3 +428,20 @@ def test_checkers_report_not_implemented_function():
 
     for check in (check_seasonal_kernel, check_posterior, check_log_marginal_likelihood):
         assert check(stub).passed is None
+
+
+def test_benchmark_copy_matches_record():
+    shipped = co2.load_benchmark()
+    record = json.loads((Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "gp_co2.json").read_text())
+    assert shipped == record
+    for variant in co2.VARIANTS:
+        assert set(shipped[variant]) == {"gpytorch", "sklearn"}
+        assert shipped[variant]["gpytorch"]["forecast_1996_2001"]["months"] == 72
+
+
+def test_benchmark_lml_at_least_sklearn():
+    shipped = co2.load_benchmark()
+    for variant in co2.VARIANTS:
+        ours = shipped[variant]["gpytorch"]["log_marginal_likelihood"]
+        theirs = shipped[variant]["sklearn"]["log_marginal_likelihood"]
+        assert ours >= theirs - 1e-6, variant

@@ -8,7 +8,9 @@ volume, mole fraction in dry air).
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import gpytorch
 import numpy as np
@@ -210,3 +212,14 @@ def co2_model(
     model.mean_module.constant = _f64(float(y.mean()))
     model.mean_module.raw_constant.requires_grad_(False)
     return model
+
+
+BENCHMARK = Path(__file__).resolve().parent / "gp_co2_benchmark.json"
+"""Copy of the latest results of ``benchmarks/gp_co2.py``, shipped with the package."""
+
+
+def load_benchmark() -> dict:
+    """Return the latest results of ``benchmarks/gp_co2.py`` (GPyTorch against scikit-learn)."""
+    if not BENCHMARK.exists():
+        raise FileNotFoundError(f"{BENCHMARK} not found; run `python benchmarks/gp_co2.py` to write it")
+    return json.loads(BENCHMARK.read_text())
