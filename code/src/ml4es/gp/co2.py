@@ -103,7 +103,7 @@ def co2_kernel(initial: dict[str, float] | None = None, variant: str = "rasmusse
     4. short-term correlated noise: amplitude² × RBF(short length scale).
 
     The white measurement noise belongs to the likelihood, not to this kernel. The kernel's
-    ``kernels`` attribute holds the four components in that order, as ``COMPONENTS`` names them.
+    ``kernels`` attribute contains the four components in that order, as ``COMPONENTS`` names them.
     NOTE: GPyTorch 1.15's ``PeriodicKernel`` computes ``exp(-2 sin²(pi d / p) / l)``, dividing by
     its length scale rather than by its square as R&W and scikit-learn do, so it stores the
     square of their smoothness parameter.
@@ -159,7 +159,7 @@ def _f64(value: float) -> torch.Tensor:
 
 
 def _log() -> gpytorch.constraints.Positive:
-    """A positivity constraint through ``exp``, so the optimiser works on log-hyperparameters.
+    """Return a positivity constraint through ``exp``, so the optimiser works on log-hyperparameters.
 
     GPyTorch's default, softplus, is close to the identity for large values: a gradient step
     then changes an amplitude of 50 ppm and a length scale of 0.1 years by the same amount,

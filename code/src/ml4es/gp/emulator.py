@@ -3,7 +3,7 @@
 The "simulator" is the heat equation of the PINN chapter: a run returns the temperature anomaly
 ``u(t = 1, x)`` of a slab with diffusivity ``alpha`` (both dimensionless, as in
 ``ml4es.pinns.heat``). Its exact solution makes each run cheap, so the emulator's error can be
-measured everywhere; the method is the same for a simulator that takes hours a run.
+measured everywhere. The method is the same for a simulator that takes hours a run.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ def simulator(inputs: torch.Tensor) -> torch.Tensor:
 def latin_hypercube(n: int, seed: int = 0) -> torch.Tensor:
     """Return a Latin hypercube design of ``n`` runs ``(n, 2)`` within ``BOUNDS``.
 
-    Each input's range is cut into ``n`` equal strata and each stratum holds exactly one run;
-    the design is optimised by random coordinate swaps to spread the runs further apart.
+    Each input's range is cut into ``n`` equal strata and each stratum contains exactly one run.
+    SciPy's random coordinate-swap optimisation then spreads the runs further apart.
     """
     if n < 1:
         raise ValueError(f"invalid number of runs {n}; expected a positive integer")
@@ -90,7 +90,7 @@ def emulator(inputs: torch.Tensor, outputs: torch.Tensor, kernel: gpytorch.kerne
 
 
 def fit_emulator(inputs: torch.Tensor, outputs: torch.Tensor, kernel: gpytorch.kernels.Kernel | None = None) -> ExactGP:
-    """Build the emulator of ``emulator`` and fit its hyperparameters by type-II maximum likelihood."""
+    """Build an emulator with ``emulator`` and fit its hyperparameters by type-II maximum likelihood."""
     model = emulator(inputs, outputs, kernel)
     fit(model, optimizer="lbfgs", max_steps=200, progress=False)
     return model

@@ -32,9 +32,8 @@ class ExactGP(gpytorch.models.ExactGP):
 def log_marginal_likelihood(model: ExactGP) -> torch.Tensor:
     """Return the exact log marginal likelihood ``log p(y | X, theta)`` of the training data.
 
-    GPyTorch's ``ExactMarginalLogLikelihood`` divides by the number of points; this is the total,
-    in the units of the usual formula (nats), and differentiable with respect to the
-    hyperparameters.
+    GPyTorch's ``ExactMarginalLogLikelihood`` divides by the number of points. This is the total,
+    in nats as in the usual formula, and it is differentiable with respect to the hyperparameters.
     """
     model.train()
     mll = gpytorch.mlls.ExactMarginalLogLikelihood(model.likelihood, model)
@@ -147,8 +146,8 @@ def predict(model: ExactGP, x: torch.Tensor, include_noise: bool = True) -> tupl
 def component_means(model: ExactGP, x: torch.Tensor) -> list[torch.Tensor]:
     """Return the posterior mean of each term of an additive kernel at ``x``, each ``(n,)``.
 
-    For ``k = k_1 + ... + k_J``, term ``j`` contributes ``K_j(x, X) (K + s² I)^-1 (y - m)``;
-    the terms and the constant mean ``m`` add up to the posterior mean of ``f``.
+    For ``k = k_1 + ... + k_J``, term ``j`` contributes ``K_j(x, X) (K + s² I)^-1 (y - m)``.
+    The terms and the constant mean ``m`` add up to the posterior mean of ``f``.
     """
     (x_train,) = model.train_inputs
     kernels = model.covar_module.kernels
