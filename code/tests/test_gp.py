@@ -7,12 +7,13 @@ import math
 from pathlib import Path
 
 import gpytorch
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 
 from ml4es.checks import NOT_IMPLEMENTED
-from ml4es.gp import by_hand, co2, emulator, exact, sparse
+from ml4es.gp import by_hand, co2, emulator, exact, plots, sparse
 from ml4es.gp.checks import (
     check_kernel_choice,
     check_log_marginal_likelihood,
@@ -445,3 +446,15 @@ def test_benchmark_lml_at_least_sklearn():
         ours = shipped[variant]["gpytorch"]["log_marginal_likelihood"]
         theirs = shipped[variant]["sklearn"]["log_marginal_likelihood"]
         assert ours >= theirs - 1e-6, variant
+
+
+def test_posterior_explorer_builds_widgets():
+    import ipywidgets
+
+    x_train, y_train, x_test = tiny_problem()
+    explorer = plots.posterior_explorer(x_train, y_train, x_test)
+    assert isinstance(explorer, ipywidgets.VBox)
+    sliders = explorer.children[0].children
+    assert [slider.description for slider in sliders] == ["length scale", "noise std"]
+    sliders[0].value = 2.0
+    plt.close("all")

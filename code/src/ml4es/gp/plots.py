@@ -151,3 +151,35 @@ def plot_height_maps(z, mean, std, winter: int, title: str = ""):
         figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+def posterior_explorer(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor):
+    """Return ipywidgets sliders (length scale, noise) that redraw an RBF GP's posterior and its LML.
+
+    The output scale is fixed at 1, as in the chapter's tiny example.
+    """
+    import ipywidgets as widgets
+
+    from ml4es.gp import by_hand
+
+    lengthscale = widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1, step=0.05, description="length scale",
+                                         continuous_update=False)
+    noise_std = widgets.FloatLogSlider(value=0.1, base=10, min=-2, max=0, step=0.05, description="noise std",
+                                       continuous_update=False)
+    output = widgets.Output()
+
+    def redraw(change=None) -> None:
+        noise = noise_std.value**2
+        mean, variance = by_hand.posterior(x_train, y_train, x_test, lengthscale.value, 1.0, noise)
+        lml = float(by_hand.log_marginal_likelihood(x_train, y_train, lengthscale.value, 1.0, noise))
+        with output:
+            output.clear_output(wait=True)
+            _, ax = plt.subplots(figsize=(6.4, 3.6))
+            title = f"length scale {lengthscale.value:.2f}, noise std {noise_std.value:.2f}: LML {lml:.2f} nats"
+            plot_posterior(x_train, y_train, x_test, mean, variance.clamp_min(0).sqrt(), ax=ax, title=title)
+            plt.show()
+
+    lengthscale.observe(redraw, names="value")
+    noise_std.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([lengthscale, noise_std]), output])
