@@ -1,0 +1,1 @@
+"""Gaussian processes with GPyTorch: the Mauna Loa CO2 model, an emulator and a sparse GP."""
