@@ -84,7 +84,8 @@ def main() -> None:
 
     vae = load(models.ConvVAE(snapshots.shape, recipe.latent, recipe.channels), "wake_vae.pt")
     samples = vae.sample(500, generator=torch.Generator().manual_seed(0))
-    statistics = plots.field_statistics(torch.cat([snapshots.train, snapshots.test]), samples)
+    data = torch.cat([snapshots.train, snapshots.test])
+    statistics = plots.field_statistics(snapshots.physical(data), snapshots.physical(samples))
     results["vae_errors"] = statistics["errors"]
 
     rows = [

@@ -40,15 +40,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=WakeRecipe.steps, help="Adam steps of the autoencoder")
     parser.add_argument("--vae-steps", type=int, default=WakeRecipe.steps, help="Adam steps of the VAE")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--only", choices=["autoencoder", "vae"], help="train only one of the two models")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     torch.set_num_threads(arguments.threads)
     command = " ".join(["python", *sys.argv])
 
     snapshots = fields.wake_vorticity()
-    pod = fields.pod_error(snapshots.train, snapshots.test, 2)
 
-    recipe = replace(WakeRecipe(), steps=arguments.steps)
+    if arguments.only != "vae":
+        train_wake_autoencoder(snapshots, arguments.steps, command)
+    if arguments.only != "autoencoder":
+        train_wake_vae(snapshots, arguments.vae_steps, command)
+
+
+def train_wake_autoencoder(snapshots: fields.Snapshots, steps: int, command: str) -> None:
+    pod = fields.pod_error(snapshots.train, snapshots.test, 2)
+    recipe = replace(WakeRecipe(), steps=steps)
     ml4es.seed_everything(recipe.seed)
     model = models.ConvAutoencoder(snapshots.shape, recipe.latent, recipe.channels)
     start = time.perf_counter()
@@ -75,26 +83,34 @@ def main() -> None:
         },
     )
 
-    vae_recipe = replace(WakeRecipe(), steps=arguments.vae_steps)
+
+
+def train_wake_vae(snapshots: fields.Snapshots, steps: int, command: str) -> None:
+    vae_recipe = replace(WakeRecipe(), steps=steps)
     ml4es.seed_everything(vae_recipe.seed)
     vae = models.ConvVAE(snapshots.shape, vae_recipe.latent, vae_recipe.channels)
     start = time.perf_counter()
-    vae_history = train_vae(vae, snapshots.train, vae_recipe.steps, vae_recipe.learning_rate)
+    vae_history = train_vae(vae, snapshots.train, vae_recipe.steps, vae_recipe.learning_rate, vae_recipe.vae_noise_variance)
     seconds = time.perf_counter() - start
     vae.eval()
     with torch.no_grad():
         mean, _ = vae.encode(snapshots.test)
         vae_test = fields.mean_squared_error(snapshots.test, vae.decoder(mean))
+        norm = vae.encode(snapshots.train)[0].norm(dim=1)
     torch.save(vae.state_dict(), WEIGHTS / "wake_vae.pt")
     write_record(
         "wake_vae",
         {
-            "description": "convolutional VAE, 2 latent variables, Gaussian likelihood (variance 0.01), same snapshots",
+            "description": "convolutional VAE, 2 latent variables, Gaussian likelihood, same snapshots",
             "command": command,
             "machine": machine_info(),
             "train_seconds": round(seconds, 1),
             "recipe": asdict(vae_recipe),
-            "metrics": {"final_loss": vae_history[-1], "test_mse_of_mean_latent": vae_test},
+            "metrics": {
+                "final_loss": vae_history[-1],
+                "test_mse_of_mean_latent": vae_test,
+                "latent_mean_norm_range": [float(norm.min()), float(norm.max())],
+            },
         },
     )
 

@@ -230,6 +230,15 @@ def test_wake_dataset_cache_key_changes_with_parameters():
     assert wake.cache_path(base) == wake.cache_path(dict(base))
 
 
+def test_wake_dataset_cache_ignores_number_types(data_cache, monkeypatch):
+    calls = []
+    first = wake.wake_dataset(**TINY)
+    monkeypatch.setattr(wake, "simulate_wake", lambda *args, **kwargs: calls.append(args))
+    second = wake.wake_dataset(**{**TINY, "re": 40.0, "spinup": 1})
+    assert calls == []
+    xr.testing.assert_identical(first, second)
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

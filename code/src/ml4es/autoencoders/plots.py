@@ -106,6 +106,9 @@ def power_spectrum(fields) -> tuple[np.ndarray, np.ndarray]:
 def field_statistics(data, samples) -> dict:
     """Mean field, variance field and power spectrum of the data and of the samples, with errors.
 
+    ``data`` and ``samples`` are ``(n, 1, h, w)`` fields in physical units: with standardised
+    fields the data's mean field is zero and its relative error is meaningless.
+
     The errors are the root-mean-square difference of the mean and of the variance fields, each
     divided by the root-mean-square of the data's field, and the mean absolute difference of the
     base-10 logarithm of the spectra (0.3 is a factor of 2).
@@ -143,7 +146,7 @@ def compare_statistics(snapshots: Snapshots, data, samples, statistics: dict) ->
         ax.set_xlabel("x / D")
         ax.set_ylabel("y / D")
         ax.grid(False)
-        fig.colorbar(image, ax=ax, label="standardised units", shrink=0.8)
+        fig.colorbar(image, ax=ax, label="(U/D)$^2$", shrink=0.8)
     ax = fig.add_subplot(grid[:, 1])
     for name, label in (("data", "snapshots"), ("samples", "VAE samples")):
         ax.loglog(statistics[name]["wavenumber"][1:], statistics[name]["spectrum"][1:], label=label)

@@ -19,6 +19,10 @@ class WakeRecipe:
     steps: int = 300
     learning_rate: float = 2e-3
     seed: int = 0
+    # Variance s^2 of the VAE's Gaussian likelihood, in standardised units. With 0.01 the
+    # reconstruction term outweighed the KL term so far that the latent codes sat on a ring of
+    # radius about 10, where draws from the N(0, I) prior never reach.
+    vae_noise_variance: float = 1.0
 
 
 def train_autoencoder(
@@ -42,7 +46,7 @@ def train_autoencoder(
         loss.backward()
         optimizer.step()
         schedule.step()
-        history.append(float(loss))
+        history.append(loss.item())
         bar.set_postfix(loss=f"{history[-1]:.3e}", refresh=False)
     return history
 
@@ -66,6 +70,6 @@ def train_vae(
         loss.backward()
         optimizer.step()
         schedule.step()
-        history.append(float(loss))
+        history.append(loss.item())
         bar.set_postfix(loss=f"{history[-1]:.3e}", refresh=False)
     return history

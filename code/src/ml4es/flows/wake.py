@@ -75,19 +75,20 @@ def wake_dataset(
     if not (-height / 2 <= y_range[0] < y_range[1] < height / 2):
         raise ValueError(f"y_range {y_range} must lie within the sides at +-{height / 2} D")
 
+    # Numbers are normalised (100 and 100.0 alike) so that the cache key depends on values only.
     parameters = {
-        "re": re,
-        "peclet": peclet,
-        "diameter": diameter,
-        "inflow": inflow,
-        "height": height,
-        "length": length,
-        "upstream": upstream,
-        "snapshots": snapshots,
-        "snapshot_interval": snapshot_interval,
-        "spinup": spinup,
-        "x_range": list(x_range),
-        "y_range": list(y_range),
+        "re": float(re),
+        "peclet": float(peclet),
+        "diameter": int(diameter),
+        "inflow": float(inflow),
+        "height": float(height),
+        "length": float(length),
+        "upstream": float(upstream),
+        "snapshots": int(snapshots),
+        "snapshot_interval": float(snapshot_interval),
+        "spinup": float(spinup),
+        "x_range": [float(value) for value in x_range],
+        "y_range": [float(value) for value in y_range],
         "format_version": FORMAT_VERSION,
     }
     path = cache_path(parameters)
