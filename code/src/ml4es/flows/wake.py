@@ -37,7 +37,7 @@ def wake_dataset(
     diameter: int = 20,
     snapshots: int = 200,
     snapshot_interval: float = 0.1,
-    spinup: float = 100.0,
+    spinup: float = 60.0,
     inflow: float = 0.05,
     peclet: float = 100.0,
     height: float = 8.0,
