@@ -34,7 +34,7 @@ def show_field(snapshots: Snapshots, field, ax: plt.Axes | None = None, title: s
 
 
 def wake_snapshots(snapshots: Snapshots, indices: list[int]) -> plt.Figure:
-    """Training snapshots at several times, one panel each."""
+    """Draw training snapshots at several times, one panel each."""
     fig, axes = plt.subplots(len(indices), 1, figsize=(6.5, 2.2 * len(indices)), sharex=True)
     limit = float(np.abs(snapshots.physical(snapshots.train)).max())
     for ax, index in zip(np.atleast_1d(axes), indices):
@@ -45,7 +45,7 @@ def wake_snapshots(snapshots: Snapshots, indices: list[int]) -> plt.Figure:
 
 
 def compare_reconstructions(snapshots: Snapshots, index: int, pod, autoencoder) -> plt.Figure:
-    """A test snapshot, its two-mode POD and its autoencoder reconstruction, with their errors."""
+    """Draw a test snapshot, its two-mode POD and its autoencoder reconstruction, with their errors."""
     truth = snapshots.test[index, 0]
     panels = [("test snapshot", truth), ("POD, 2 modes", _array(pod)[index, 0]), ("autoencoder, k = 2", _array(autoencoder)[index, 0])]
     fig, axes = plt.subplots(3, 2, figsize=(11, 6.5), sharex=True, sharey=True)
@@ -63,7 +63,7 @@ def compare_reconstructions(snapshots: Snapshots, index: int, pod, autoencoder) 
 
 
 def compare_components(learnt: np.ndarray, principal: np.ndarray, shape: tuple[int, int]) -> plt.Figure:
-    """The linear autoencoder's decoder columns beside the principal components, as images."""
+    """Draw the linear autoencoder's decoder columns beside the principal components, as images."""
     fig, axes = plt.subplots(2, len(learnt), figsize=(2.6 * len(learnt), 5))
     for column in range(len(learnt)):
         for row, (name, vectors) in enumerate((("decoder column", learnt), ("principal component", principal))):
@@ -79,7 +79,7 @@ def compare_components(learnt: np.ndarray, principal: np.ndarray, shape: tuple[i
 
 
 def latent_cycle(latent_train: np.ndarray, latent_test: np.ndarray, times: np.ndarray) -> plt.Figure:
-    """The latent coordinates of every snapshot, coloured by time: the limit cycle."""
+    """Plot the latent coordinates of every snapshot, coloured by time, to show the limit cycle."""
     fig, ax = plt.subplots(figsize=(5, 4.5))
     n_train = len(latent_train)
     ax.plot(latent_train[:, 0], latent_train[:, 1], color="0.7", linewidth=0.8, zorder=1)
@@ -104,14 +104,14 @@ def power_spectrum(fields) -> tuple[np.ndarray, np.ndarray]:
 
 
 def field_statistics(data, samples) -> dict:
-    """Mean field, variance field and power spectrum of the data and of the samples, with errors.
+    """Compute the mean field, variance field and power spectrum of data and samples, with errors.
 
     ``data`` and ``samples`` are ``(n, 1, h, w)`` fields in physical units: with standardised
     fields the data's mean field is zero and its relative error is meaningless.
 
-    The errors are the root-mean-square difference of the mean and of the variance fields, each
-    divided by the root-mean-square of the data's field, and the mean absolute difference of the
-    base-10 logarithm of the spectra (0.3 is a factor of 2).
+    The field errors are the root-mean-square difference of the mean (or variance) fields divided
+    by the root-mean-square of the data's field. The spectrum error is the mean absolute difference
+    of the base-10 logarithms of the spectra, so 0.3 is a factor of 2.
     """
     data, samples = _array(data)[:, 0], _array(samples)[:, 0]
     statistics = {"data": {}, "samples": {}}
@@ -135,7 +135,7 @@ def field_statistics(data, samples) -> dict:
 
 
 def compare_statistics(snapshots: Snapshots, data, samples, statistics: dict) -> plt.Figure:
-    """Variance fields of the data and the samples, and their streamwise power spectra."""
+    """Draw the variance fields of the data and the samples, and their streamwise power spectra."""
     fig = plt.figure(figsize=(11, 6))
     grid = fig.add_gridspec(2, 2)
     limit = float(statistics["data"]["variance"].max())
@@ -159,7 +159,7 @@ def compare_statistics(snapshots: Snapshots, data, samples, statistics: dict) ->
 
 
 def latent_grid(snapshots: Snapshots, decoder: Callable, limit: float = 2.0, n: int = 4) -> plt.Figure:
-    """Fields decoded on an ``n`` x ``n`` grid of latent points in [-limit, limit]^2."""
+    """Draw the fields decoded on an ``n`` x ``n`` grid of latent points in [-limit, limit]^2."""
     values = np.linspace(-limit, limit, n)
     fig, axes = plt.subplots(n, n, figsize=(2.8 * n, 1.6 * n), sharex=True, sharey=True)
     scale = float(np.abs(snapshots.physical(snapshots.train)).max())
@@ -177,7 +177,7 @@ def latent_grid(snapshots: Snapshots, decoder: Callable, limit: float = 2.0, n: 
 
 
 def eof_patterns(snapshots: Snapshots, patterns: np.ndarray) -> plt.Figure:
-    """The leading EOFs of the geopotential height anomalies, as maps (arbitrary units)."""
+    """Draw the leading EOFs of the geopotential height anomalies as maps (arbitrary units)."""
     fig, axes = plt.subplots(1, len(patterns), figsize=(5.5 * len(patterns), 3.5))
     for index, (ax, pattern) in enumerate(zip(np.atleast_1d(axes), patterns)):
         image = pattern.reshape(snapshots.shape)

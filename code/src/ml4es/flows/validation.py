@@ -62,7 +62,7 @@ class NavierStokesFit:
 def fit_navier_stokes(dataset: xr.Dataset) -> NavierStokesFit:
     """Fit lambda1 and lambda2 to the finite-difference derivatives of u, v and p.
 
-    ``dataset`` holds u, v, p of shape ``(time, y, x)`` on evenly spaced coordinates, in units
+    ``dataset`` contains u, v, p of shape ``(time, y, x)`` on evenly spaced coordinates, in units
     where the density is 1 (for the cylinder wake: D, U and D/U, so lambda2 should be 1/Re).
     The u and v equations are stacked into one least-squares problem.
     """
