@@ -128,6 +128,10 @@ class CylinderFlow:
     the collision, streaming and boundary conditions into a few loops. On a shared 2-core CPU this
     took about 40 s to compile and cut the CPU time per step about 4 times (torch 2.13). Where
     compilation fails, the eager step runs instead.
+
+    NOTE: the step is sensitive to CPU oversubscription. On 2 cores busy with other jobs, an eager
+    step at D = 20 took 150 ms with 2 torch threads against 9 ms with 1, so set
+    ``torch.set_num_threads`` (or ``OMP_NUM_THREADS``) to the number of idle cores.
     """
 
     def __init__(
