@@ -1,0 +1,1 @@
+"""Autoencoders for geophysical fields: models, data, reference methods (PCA/POD) and checkers."""
