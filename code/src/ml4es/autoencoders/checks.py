@@ -97,10 +97,10 @@ def check_reconstruction(reconstruction_loss: Any, pca_reconstruction: Any) -> s
     return f"with 3 components the test error on the probe data is {error:.3f}."
 
 
-# --- Exercise 3: reparameterisation and KL -------------------------------------------------------
+# --- Exercise 4: reparameterisation and KL -------------------------------------------------------
 
 
-@checker("Exercise 3 (reparameterisation and KL term)")
+@checker("Exercise 4 (reparameterisation and KL term)")
 def check_vae_parts(reparameterise: Any, kl_divergence: Any) -> str:
     """Test ``reparameterise(mean, log_variance)`` and ``kl_divergence(mean, log_variance)``."""
     if is_stub(reparameterise) or is_stub(kl_divergence):
@@ -140,10 +140,10 @@ def check_vae_parts(reparameterise: Any, kl_divergence: Any) -> str:
     return "z has the right mean and spread, gradients reach both arguments, and the KL term matches."
 
 
-# --- Exercise 4: latent size against error ---------------------------------------------------------
+# --- Exercise 3: latent size against error ---------------------------------------------------------
 
 
-@checker("Exercise 4 (latent size against error)")
+@checker("Exercise 3 (latent size against error)")
 def check_latent_sweep(pod_errors: Any, modes_needed: Any, snapshots: fields.Snapshots, autoencoder_error: float) -> str:
     """Test the POD test errors for 1 to 8 modes and the number of modes that matches the autoencoder."""
     if is_stub(pod_errors) or is_stub(modes_needed):

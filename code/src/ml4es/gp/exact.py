@@ -69,6 +69,9 @@ def fit(
         history, evaluations = _fit_lbfgs(model, parameters, max_steps, bar)
     else:
         history, evaluations = _fit_adam(model, parameters, max_steps, learning_rate, bar)
+    # A fit that converges early ends its bar there, not as an unfinished (red) bar.
+    bar.total = bar.n
+    bar.refresh()
     bar.close()
     model.eval()
     return {"history": history, "seconds": time.perf_counter() - start, "evaluations": evaluations}
