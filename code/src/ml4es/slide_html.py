@@ -158,6 +158,10 @@ def output_to_html(output: dict) -> str:
 
 PAGE_CSS = """
 .reveal { font-size: 30px; }
+/* MathJax's copy of each formula for screen readers is clipped to nothing but keeps its full
+   height, which makes a slide with a tagged equation scroll; the usual visually-hidden size
+   keeps it readable to screen readers and out of the layout. */
+.reveal mjx-assistive-mml { width: 1px !important; height: 1px !important; }
 .reveal .slides section { text-align: left; }
 .reveal h1, .reveal h2, .reveal h3, .reveal h4 { text-transform: none; line-height: 1.15; }
 .reveal h1 { font-size: 1.9em; text-align: center; }
