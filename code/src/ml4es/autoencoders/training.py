@@ -36,19 +36,14 @@ def train_autoencoder(
 
     Full-batch Adam with a cosine learning-rate schedule; returns the loss at each step.
     """
-    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(steps, 1))
-    history = []
-    bar = tqdm(range(steps), desc="autoencoder", disable=not progress, mininterval=0.5)
-    for _ in bar:
-        optimizer.zero_grad(set_to_none=True)
-        loss = ((model(train_fields) - train_fields) ** 2).mean()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-        history.append(loss.item())
-        bar.set_postfix(loss=f"{history[-1]:.3e}", refresh=False)
-    return history
+    return _minimise(
+        model,
+        lambda: ((model(train_fields) - train_fields) ** 2).mean(),
+        steps,
+        learning_rate,
+        "autoencoder",
+        progress,
+    )
 
 
 def train_vae(
@@ -60,13 +55,25 @@ def train_vae(
     progress: bool = True,
 ) -> list[float]:
     """Minimise the negative ELBO of ``train_fields`` ``(n, 1, h, w)``; returns the loss per step."""
+    return _minimise(
+        model,
+        lambda: models.vae_loss(model, train_fields, noise_variance)[0],
+        steps,
+        learning_rate,
+        "VAE",
+        progress,
+    )
+
+
+def _minimise(model, loss_fn, steps: int, learning_rate: float, description: str, progress: bool) -> list[float]:
+    """Minimise ``loss_fn()`` by full-batch Adam with a cosine schedule; return the loss per step."""
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(steps, 1))
     history = []
-    bar = tqdm(range(steps), desc="VAE", disable=not progress, mininterval=0.5)
+    bar = tqdm(range(steps), desc=description, disable=not progress, mininterval=0.5)
     for _ in bar:
         optimizer.zero_grad(set_to_none=True)
-        loss, _, _ = models.vae_loss(model, train_fields, noise_variance)
+        loss = loss_fn()
         loss.backward()
         optimizer.step()
         schedule.step()
