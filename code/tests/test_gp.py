@@ -27,7 +27,7 @@ HYPERPARAMETERS = {"lengthscale": 0.8, "outputscale": 1.5, "noise": 0.02}
 
 @pytest.fixture(autouse=True)
 def lenient_checks(monkeypatch):
-    """Run checkers in their reader-facing mode, where a wrong answer returns a verdict."""
+    """Run checkers in their reader-facing mode, where a wrong result returns a verdict."""
     monkeypatch.delenv("ML4ES_STRICT_CHECKS", raising=False)
 
 
@@ -144,7 +144,8 @@ def test_co2_record_is_monthly_to_2001(record):
 
 def test_co2_tensors_until_split(record):
     x, y = co2.as_tensors(record, until=co2.SPLIT)
-    assert x.dtype == DTYPE and y.dtype == DTYPE
+    assert x.dtype == DTYPE
+    assert y.dtype == DTYPE
     assert float(x.max()) < 1996.0
     assert len(x) == len(y) == record.sel(time=slice(None, co2.SPLIT)).sizes["time"]
 
@@ -261,7 +262,8 @@ def test_hgt_grid_data_shapes():
     data = sparse.grid_data(heights)
     assert heights.dims == ("time", "latitude", "longitude")
     assert data.inputs.shape == (heights.size, 3)
-    assert float(data.inputs.min()) == 0.0 and float(data.inputs.max()) == 1.0
+    assert float(data.inputs.min()) == 0.0
+    assert float(data.inputs.max()) == 1.0
     assert abs(float(data.targets.mean())) < 1e-4
     assert float(data.to_metres(data.targets[:1])) == pytest.approx(float(heights.values.reshape(-1)[0]), abs=1e-2)
 
@@ -269,7 +271,8 @@ def test_hgt_grid_data_shapes():
 def test_split_is_disjoint_and_complete():
     data = sparse.GridData(torch.zeros(50, 3), torch.zeros(50), 0.0, 1.0)
     train, test = sparse.split(data, test_fraction=0.2, seed=1)
-    assert len(test) == 10 and len(train) == 40
+    assert len(test) == 10
+    assert len(train) == 40
     assert sorted(torch.cat([train, test]).tolist()) == list(range(50))
 
 

@@ -45,7 +45,7 @@ def test_absent_class_is_left_out_of_mean_iou():
     ("prediction", "target", "message"),
     [
         ([0, 1], [0, 1, 1], "expected the same shape"),
-        ([0, 3], [0, 1], "prediction holds label 3"),
+        ([0, 3], [0, 1], "invalid label 3 in prediction"),
         ([0.0, 1.0], [0, 1], "integer class labels"),
     ],
 )

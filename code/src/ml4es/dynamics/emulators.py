@@ -214,7 +214,7 @@ def load_record(name: str = "lorenz96_emulator") -> dict:
 
 @dataclass(frozen=True)
 class EmulatorRecipe:
-    """How the shipped Lorenz-96 emulator is trained: one-step pairs, then short rollouts."""
+    """Training recipe of the shipped Lorenz-96 emulator: one-step pairs, then short rollouts."""
 
     kind: str = "cnn"
     channels: int = 32

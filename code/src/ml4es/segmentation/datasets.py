@@ -78,7 +78,7 @@ def load_camvid(split: str, size: tuple[int, int] = (240, 180), progress: bool =
         with Image.open(data.fetch("camvid", label_name)) as label:
             labels[i] = np.asarray(label.resize(size, Image.Resampling.NEAREST))
     if labels.max() > CAMVID_VOID:
-        raise ValueError(f"CamVid {split} holds label {labels.max()}; expected 0-{CAMVID_VOID}")
+        raise ValueError(f"invalid label {labels.max()} in CamVid {split}; expected 0 to {CAMVID_VOID}")
     return SegmentationSet(
         images=torch.from_numpy(images).permute(0, 3, 1, 2).float().div(255.0),
         labels=torch.from_numpy(labels).long(),

@@ -1,6 +1,6 @@
 """Train and evaluate a U-Net that finds trapped lee waves in UKV vertical-velocity fields.
 
-The network sees the 700 hPa vertical velocity at the model's 2 km spacing and returns, for
+The network takes the 700 hPa vertical velocity at the model's 2 km spacing and returns, for
 each grid point, the logit of "inside a lee-wave region". It trains on random square crops of
 the training days, flipped and rotated (lee waves may point any way), with a sum of binary
 cross-entropy and Dice loss, and is evaluated on whole 512 x 512 tiles of held-out days.

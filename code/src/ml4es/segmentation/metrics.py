@@ -42,7 +42,7 @@ def confusion_matrix(
         if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
             bad = labels[(labels < 0) | (labels >= num_classes)][0].item()
             raise ValueError(
-                f"{name} holds label {bad}; expected labels 0 to {num_classes - 1}"
+                f"invalid label {bad} in {name}; expected labels 0 to {num_classes - 1}"
                 + (f" or the ignored {ignore_index}" if ignore_index is not None else "")
             )
     counts = torch.bincount(target * num_classes + prediction, minlength=num_classes**2)
