@@ -155,6 +155,55 @@ def test_co2_load_rejects_early_end():
         co2.load_co2(end="1950-01-01")
 
 
+@pytest.mark.parametrize(
+    ("until", "error", "message"),
+    [
+        ("nonsense", ValueError, "invalid date until='nonsense'"),
+        (1995, TypeError, "invalid date until=1995"),
+        ("1950-01-01", ValueError, "no CO2 data up to '1950-01-01'"),
+    ],
+)
+def test_co2_tensors_reject_bad_until(record, until, error, message):
+    with pytest.raises(error, match=message):
+        co2.as_tensors(record, until=until)
+
+
+def test_co2_tensors_until_year_keeps_whole_year(record):
+    x, _ = co2.as_tensors(record, until="1995")
+    assert float(x.max()) == pytest.approx(1995 + 11 / 12 + 1 / 24)
+
+
+def test_co2_model_rejects_mismatched_data(record):
+    x, y = co2.as_tensors(record, until=co2.SPLIT)
+    with pytest.raises(ValueError, match=rf"x has shape \({len(x)},\) and y has shape \({len(x) - 5},\)"):
+        co2.co2_model(x, y[:-5])
+    with pytest.raises(ValueError, match="same shape"):
+        co2.co2_model(x[:, None], y)
+
+
+def test_exact_gp_rejects_mismatched_data():
+    kernel = gpytorch.kernels.RBFKernel()
+    with pytest.raises(ValueError, match=r"x has shape \(5,\) but y has shape \(4,\)"):
+        exact.ExactGP(torch.zeros(5), torch.zeros(4), kernel)
+    with pytest.raises(ValueError, match="one target per point"):
+        exact.ExactGP(torch.zeros(5), torch.zeros(5, 1), kernel)
+    with pytest.raises(ValueError, match="empty"):
+        exact.ExactGP(torch.zeros(0), torch.zeros(0), kernel)
+    with pytest.raises(TypeError, match="x is a list"):
+        exact.ExactGP([0.0, 1.0], torch.zeros(2), kernel)
+
+
+def test_co2_kernel_rejects_bad_hyperparameters():
+    with pytest.raises(ValueError, match="unknown hyperparameters trend_lenghtscale"):
+        co2.co2_kernel({"trend_lenghtscale": 10.0})
+    with pytest.raises(ValueError, match="invalid period=-1.0"):
+        co2.co2_kernel({"period": -1.0})
+    with pytest.raises(ValueError, match="invalid noise_std=nan"):
+        co2.co2_kernel({"noise_std": float("nan")})
+    with pytest.raises(TypeError, match="invalid period='one'"):
+        co2.co2_kernel({"period": "one"})
+
+
 def test_co2_kernel_matches_formula():
     values = dict(co2.INITIAL, seasonal_smoothness=0.9, irregular_alpha=1.7)
     kernel = co2.co2_kernel(values)
