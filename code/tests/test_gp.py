@@ -15,10 +15,12 @@ import torch
 from ml4es.checks import NOT_IMPLEMENTED
 from ml4es.gp import by_hand, co2, emulator, exact, plots, sparse
 from ml4es.gp.checks import (
+    REFERENCE_KERNELS,
     check_kernel_choice,
     check_log_marginal_likelihood,
     check_posterior,
     check_seasonal_kernel,
+    reference_kernel,
 )
 
 DTYPE = torch.float64
@@ -453,11 +455,62 @@ def test_lml_checker_rejects_vector():
 
 
 def test_kernel_choice_checker_cases():
-    assert check_kernel_choice({"RBF": 0.05, "Matérn 1/2": 0.08, "Matérn 5/2": np.float64(0.055)}).passed is True
+    assert check_kernel_choice({"RBF": 0.05, "Matérn 1/2": 0.084, "Matérn 5/2": np.float64(0.055)}).passed is True
     assert check_kernel_choice({"RBF": 0.05}).passed is False
     assert check_kernel_choice({"RBF": 0.05, "a": -1.0, "b": 0.1}).passed is False
     assert check_kernel_choice({"RBF": 0.05, "a": float("nan"), "b": 0.1}).passed is False
     assert check_kernel_choice([0.1, 0.2, 0.3]).passed is False
+
+
+def test_kernel_choice_accepts_own_kernels():
+    # Names that are not the exercise's examples only have to lie in the plausible range.
+    errors = {"RQ": 0.0509, "periodic": 0.26, "RBF + linear": 0.0509, "Matérn 5/2": 0.0545}
+    assert check_kernel_choice(errors).passed is True
+
+
+@pytest.mark.parametrize(
+    ("errors", "phrase"),
+    [
+        ({"RBF": 0.05, "Matérn 1/2": 1.0, "Matérn 5/2": 0.055}, "no better than predicting u = 0"),
+        ({"RBF": 0.05, "Matérn 1/2": 0.02, "Matérn 5/2": 0.055}, "returns about 0.08374"),
+        ({"RBF": 0.0026, "Matérn 1/2": 0.007, "Matérn 5/2": 0.003}, "square root"),
+        ({"first": 0.07, "second": 0.07, "third": 0.07}, "same error"),
+    ],
+)
+def test_kernel_choice_rejects_implausible_errors(errors, phrase):
+    verdict = check_kernel_choice(errors)
+    assert verdict.passed is False
+    assert phrase in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("RBF", "RBF"),
+        ("squared exponential", "RBF"),
+        ("Matérn ½", "Matérn 1/2"),
+        ("matern_nu=1.5", "Matérn 3/2"),
+        ("MaternKernel(nu=2.5)", "Matérn 5/2"),
+        ("Matérn 5/2 + linear", None),
+        ("RBF, one length scale", None),
+        ("12", None),
+    ],
+)
+def test_reference_kernel_names(name, expected):
+    assert reference_kernel(name) == expected
+
+
+def test_reference_kernel_errors_reproduce():
+    kernels = {
+        "RBF": gpytorch.kernels.RBFKernel(ard_num_dims=2),
+        "Matérn 1/2": gpytorch.kernels.MaternKernel(nu=0.5, ard_num_dims=2),
+        "Matérn 3/2": gpytorch.kernels.MaternKernel(nu=1.5, ard_num_dims=2),
+        "Matérn 5/2": gpytorch.kernels.MaternKernel(nu=2.5, ard_num_dims=2),
+    }
+    assert set(kernels) == set(REFERENCE_KERNELS)
+    for name, kernel in kernels.items():
+        _, expected = REFERENCE_KERNELS[name]
+        assert emulator.held_out_rmse(gpytorch.kernels.ScaleKernel(kernel)) == pytest.approx(expected, rel=0.01), name
 
 
 @pytest.mark.parametrize(
