@@ -137,4 +137,13 @@ def test_checker_bug_logs_no_traceback(capsys):
 def test_none_return_hints_at_return():
     verdict = check_double(lambda x: None)
     assert verdict.passed is None
-    assert "`return` statement" in verdict.message
+    assert verdict.message == "not implemented yet: `double` returned None (did you forget `return`?)."
+
+
+def test_none_return_message_is_one_sentence():
+    def double(x):
+        pass
+
+    verdict = check_double(double)
+    assert "Replace the `...`" not in verdict.message
+    assert verdict.message.count(".") == 1

@@ -67,6 +67,32 @@ def test_integrate_rejects_bad_arguments():
         systems.integrate(systems.lorenz63, np.ones(3), 10, 0.01, save_every=0)
 
 
+@pytest.mark.parametrize("initial_states", [systems.lorenz96_initial_states, systems.lorenz63_initial_states])
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        ({"n": 0}, ValueError, "invalid n=0"),
+        ({"n": -3}, ValueError, "invalid n=-3"),
+        ({"n": 2.5}, TypeError, "invalid n=2.5"),
+        ({"n": 2, "dt": 0.0}, ValueError, "invalid time step dt=0.0"),
+        ({"n": 2, "spin_up": 0.0}, ValueError, "invalid spin_up=0.0"),
+    ],
+)
+def test_initial_states_reject_bad_arguments(initial_states, arguments, error, message):
+    with pytest.raises(error, match=message):
+        initial_states(**arguments)
+
+
+def test_ensemble_forecast_rejects_bad_arguments():
+    x0 = np.full(40, 8.0)
+    with pytest.raises(ValueError, match="invalid n_members=0"):
+        systems.ensemble_forecast(x0, 0, 0.01, 5)
+    with pytest.raises(ValueError, match="invalid n_members=-2"):
+        systems.ensemble_forecast(x0, -2, 0.01, 5)
+    with pytest.raises(ValueError, match="invalid sample_dt=0.001"):
+        systems.ensemble_forecast(x0, 2, 0.01, 5, sample_dt=0.001)
+
+
 def test_rk4_matches_reference_solution():
     start = systems.lorenz96_initial_states(1, seed=2)[0]
     reference = solve_ivp(lambda t, x: systems.lorenz96(x), (0, 1), start, method="DOP853", rtol=1e-12, atol=1e-12).y[:, -1]
@@ -156,6 +182,10 @@ def test_trajectories_reject_bad_parameters(cache):
         trajectories("lorenz96", 1, 1.0, 0.05, noise=-1.0)
     with pytest.raises(ValueError, match="unknown system"):
         trajectories("lorenz84", 1, 1.0, 0.05)
+    with pytest.raises(ValueError, match="invalid n_trajectories=0"):
+        trajectories("lorenz96", 0, 1.0, 0.05)
+    with pytest.raises(ValueError, match="invalid duration=nan"):
+        trajectories("lorenz96", 1, float("nan"), 0.05)
 
 
 # --- metrics --------------------------------------------------------------------------------------
@@ -182,6 +212,19 @@ def test_valid_prediction_time_batched():
 def test_normalised_rmse_rejects_shape_mismatch():
     with pytest.raises(ValueError, match="shape"):
         metrics.normalised_rmse(np.zeros((3, 4)), np.zeros((3, 5)), 1.0)
+
+
+@pytest.mark.parametrize("climate_std", [0.0, -1.0, float("nan"), np.array([1.0, 0.0, 1.0, 1.0])])
+def test_valid_prediction_time_rejects_bad_climate_std(climate_std):
+    truth = np.zeros((5, 4))
+    with pytest.raises(ValueError, match="invalid climate_std"):
+        metrics.valid_prediction_time(truth + 0.1, truth, 0.1, climate_std)
+
+
+def test_valid_prediction_time_rejects_bad_dt():
+    truth = np.zeros((5, 4))
+    with pytest.raises(ValueError, match="invalid time step dt=0"):
+        metrics.valid_prediction_time(truth, truth, 0, 1.0)
 
 
 def test_hellinger_by_hand():
@@ -233,6 +276,32 @@ def test_dmd_recovers_linear_map():
     assert np.allclose(model.mean, 3.0)
     assert np.allclose(np.abs(model.eigenvalues), np.hypot(0.9, 0.2))
     assert np.allclose(model.forecast(runs[0, 0], 5)[-1, 0], runs[0, 5])
+
+
+def test_dmd_rejects_bad_rank():
+    with pytest.raises(ValueError, match="invalid rank=0"):
+        dmd.DMD(rank=0)
+    with pytest.raises(ValueError, match="invalid rank=-1"):
+        dmd.DMD(rank=-1)
+    with pytest.raises(TypeError, match="invalid rank=2.0"):
+        dmd.DMD(rank=2.0)
+    data = np.random.default_rng(0).standard_normal((2, 50, 4))
+    with pytest.raises(ValueError, match="rank 5 is larger than the rank of the data \\(4"):
+        dmd.DMD(rank=5).fit(data)
+    # Three snapshot pairs span at most three directions, whatever the number of variables.
+    with pytest.raises(ValueError, match="expected a rank between 1 and 3"):
+        dmd.DMD(rank=4).fit(data[0, :4])
+
+
+def test_dmd_rejects_bad_data():
+    with pytest.raises(ValueError, match="T >= 2"):
+        dmd.DMD(rank=1).fit(np.ones((1, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        dmd.DMD(rank=1).fit(np.full((5, 4), np.nan))
+    with pytest.raises(ValueError, match="constant in time"):
+        dmd.DMD(rank=1).fit(np.ones((5, 4)))
+    with pytest.raises(RuntimeError, match="not fitted"):
+        dmd.DMD(rank=1).forecast(np.ones(4), 3)
 
 
 def test_ridge_readout_closed_form():

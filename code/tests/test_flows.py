@@ -48,6 +48,9 @@ def test_setup_derived_parameters():
         ({"reynolds": 0}, "must be positive"),
         ({"height": 1}, "domain too small"),
         ({"reynolds": 1e5, "diameter": 4, "inflow": 0.01}, "must exceed 1/2"),
+        ({"reynolds": float("nan")}, "invalid reynolds=nan"),
+        ({"diameter": float("nan")}, "invalid diameter=nan"),
+        ({"upstream": float("inf")}, "invalid upstream=inf"),
     ],
 )
 def test_setup_rejects_bad_parameters(arguments, message):
@@ -242,13 +245,29 @@ def test_wake_dataset_cache_ignores_number_types(data_cache, monkeypatch):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ({"snapshots": 1}, "snapshots must be at least 2"),
+        ({"snapshots": 1}, "invalid snapshots=1"),
         ({"x_range": (1.0, 9.0)}, "x_range"),
         ({"y_range": (-4.0, 1.0)}, "y_range"),
         ({"spinup": -1.0}, "spinup"),
+        ({"re": float("nan")}, "invalid reynolds=nan"),
+        ({"re": float("inf")}, "invalid reynolds=inf"),
+        ({"re": 0.0}, "must be positive"),
+        ({"re": -100.0}, "must be positive"),
+        ({"peclet": float("nan")}, "invalid peclet=nan"),
+        ({"inflow": float("nan")}, "invalid inflow=nan"),
+        ({"height": float("inf")}, "invalid height=inf"),
+        ({"snapshots": float("nan")}, "invalid snapshots=nan"),
+        ({"spinup": float("nan")}, "invalid spinup=nan"),
+        ({"snapshot_interval": float("nan")}, "invalid snapshot_interval=nan"),
+        ({"snapshot_interval": 0.0}, "invalid snapshot_interval=0.0"),
+        ({"x_range": (1.0, float("nan"))}, "invalid x_range"),
     ],
 )
-def test_wake_dataset_rejects_bad_arguments(data_cache, override, message):
+def test_wake_dataset_rejects_bad_arguments(data_cache, monkeypatch, override, message):
+    def simulate(*args, **kwargs):
+        raise AssertionError("the simulation started before the arguments were checked")
+
+    monkeypatch.setattr(wake, "simulate_wake", simulate)
     with pytest.raises(ValueError, match=message):
         wake.wake_dataset(**{**TINY, **override})
 

@@ -15,10 +15,12 @@ import torch
 from ml4es.checks import NOT_IMPLEMENTED
 from ml4es.gp import by_hand, co2, emulator, exact, plots, sparse
 from ml4es.gp.checks import (
+    REFERENCE_KERNELS,
     check_kernel_choice,
     check_log_marginal_likelihood,
     check_posterior,
     check_seasonal_kernel,
+    reference_kernel,
 )
 
 DTYPE = torch.float64
@@ -153,6 +155,55 @@ def test_co2_tensors_until_split(record):
 def test_co2_load_rejects_early_end():
     with pytest.raises(ValueError, match="no CO2 data up to"):
         co2.load_co2(end="1950-01-01")
+
+
+@pytest.mark.parametrize(
+    ("until", "error", "message"),
+    [
+        ("nonsense", ValueError, "invalid date until='nonsense'"),
+        (1995, TypeError, "invalid date until=1995"),
+        ("1950-01-01", ValueError, "no CO2 data up to '1950-01-01'"),
+    ],
+)
+def test_co2_tensors_reject_bad_until(record, until, error, message):
+    with pytest.raises(error, match=message):
+        co2.as_tensors(record, until=until)
+
+
+def test_co2_tensors_until_year_keeps_whole_year(record):
+    x, _ = co2.as_tensors(record, until="1995")
+    assert float(x.max()) == pytest.approx(1995 + 11 / 12 + 1 / 24)
+
+
+def test_co2_model_rejects_mismatched_data(record):
+    x, y = co2.as_tensors(record, until=co2.SPLIT)
+    with pytest.raises(ValueError, match=rf"x has shape \({len(x)},\) and y has shape \({len(x) - 5},\)"):
+        co2.co2_model(x, y[:-5])
+    with pytest.raises(ValueError, match="same shape"):
+        co2.co2_model(x[:, None], y)
+
+
+def test_exact_gp_rejects_mismatched_data():
+    kernel = gpytorch.kernels.RBFKernel()
+    with pytest.raises(ValueError, match=r"x has shape \(5,\) but y has shape \(4,\)"):
+        exact.ExactGP(torch.zeros(5), torch.zeros(4), kernel)
+    with pytest.raises(ValueError, match="one target per point"):
+        exact.ExactGP(torch.zeros(5), torch.zeros(5, 1), kernel)
+    with pytest.raises(ValueError, match="empty"):
+        exact.ExactGP(torch.zeros(0), torch.zeros(0), kernel)
+    with pytest.raises(TypeError, match="x is a list"):
+        exact.ExactGP([0.0, 1.0], torch.zeros(2), kernel)
+
+
+def test_co2_kernel_rejects_bad_hyperparameters():
+    with pytest.raises(ValueError, match="unknown hyperparameters trend_lenghtscale"):
+        co2.co2_kernel({"trend_lenghtscale": 10.0})
+    with pytest.raises(ValueError, match="invalid period=-1.0"):
+        co2.co2_kernel({"period": -1.0})
+    with pytest.raises(ValueError, match="invalid noise_std=nan"):
+        co2.co2_kernel({"noise_std": float("nan")})
+    with pytest.raises(TypeError, match="invalid period='one'"):
+        co2.co2_kernel({"period": "one"})
 
 
 def test_co2_kernel_matches_formula():
@@ -404,11 +455,62 @@ def test_lml_checker_rejects_vector():
 
 
 def test_kernel_choice_checker_cases():
-    assert check_kernel_choice({"RBF": 0.05, "Matérn 1/2": 0.08, "Matérn 5/2": np.float64(0.055)}).passed is True
+    assert check_kernel_choice({"RBF": 0.05, "Matérn 1/2": 0.084, "Matérn 5/2": np.float64(0.055)}).passed is True
     assert check_kernel_choice({"RBF": 0.05}).passed is False
     assert check_kernel_choice({"RBF": 0.05, "a": -1.0, "b": 0.1}).passed is False
     assert check_kernel_choice({"RBF": 0.05, "a": float("nan"), "b": 0.1}).passed is False
     assert check_kernel_choice([0.1, 0.2, 0.3]).passed is False
+
+
+def test_kernel_choice_accepts_own_kernels():
+    # Names that are not the exercise's examples only have to lie in the plausible range.
+    errors = {"RQ": 0.0509, "periodic": 0.26, "RBF + linear": 0.0509, "Matérn 5/2": 0.0545}
+    assert check_kernel_choice(errors).passed is True
+
+
+@pytest.mark.parametrize(
+    ("errors", "phrase"),
+    [
+        ({"RBF": 0.05, "Matérn 1/2": 1.0, "Matérn 5/2": 0.055}, "no better than predicting u = 0"),
+        ({"RBF": 0.05, "Matérn 1/2": 0.02, "Matérn 5/2": 0.055}, "returns about 0.08374"),
+        ({"RBF": 0.0026, "Matérn 1/2": 0.007, "Matérn 5/2": 0.003}, "square root"),
+        ({"first": 0.07, "second": 0.07, "third": 0.07}, "same error"),
+    ],
+)
+def test_kernel_choice_rejects_implausible_errors(errors, phrase):
+    verdict = check_kernel_choice(errors)
+    assert verdict.passed is False
+    assert phrase in verdict.message
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("RBF", "RBF"),
+        ("squared exponential", "RBF"),
+        ("Matérn ½", "Matérn 1/2"),
+        ("matern_nu=1.5", "Matérn 3/2"),
+        ("MaternKernel(nu=2.5)", "Matérn 5/2"),
+        ("Matérn 5/2 + linear", None),
+        ("RBF, one length scale", None),
+        ("12", None),
+    ],
+)
+def test_reference_kernel_names(name, expected):
+    assert reference_kernel(name) == expected
+
+
+def test_reference_kernel_errors_reproduce():
+    kernels = {
+        "RBF": gpytorch.kernels.RBFKernel(ard_num_dims=2),
+        "Matérn 1/2": gpytorch.kernels.MaternKernel(nu=0.5, ard_num_dims=2),
+        "Matérn 3/2": gpytorch.kernels.MaternKernel(nu=1.5, ard_num_dims=2),
+        "Matérn 5/2": gpytorch.kernels.MaternKernel(nu=2.5, ard_num_dims=2),
+    }
+    assert set(kernels) == set(REFERENCE_KERNELS)
+    for name, kernel in kernels.items():
+        _, expected = REFERENCE_KERNELS[name]
+        assert emulator.held_out_rmse(gpytorch.kernels.ScaleKernel(kernel)) == pytest.approx(expected, rel=0.01), name
 
 
 @pytest.mark.parametrize(

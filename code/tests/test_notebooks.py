@@ -129,6 +129,29 @@ def test_figure_points_at_repository(student):
     assert "*The caption of the figure.*" in markdown
 
 
+def test_page_links_point_at_site(student):
+    markdown = "\n".join(sources(student, "markdown"))
+    site = "https://example-org.github.io/example-course"
+    assert f"[page]({site}/book/other/page.html)" in markdown
+    assert f"[the notes]({site}/book/demo/notes.html#top)" in markdown
+    assert f"[the appendix]({site}/book/appendix.html)" in markdown
+    assert "[a figure](images/diagram.png)" in markdown
+    assert "[another site](https://example.org/page.md)" in markdown
+    assert "/../" not in markdown
+
+
+def test_site_url_from_config_baseurl(tmp_path):
+    config = "repository:\n  url: https://github.com/a/b\nhtml:\n  baseurl: https://docs.example.org/course/\n"
+    (tmp_path / "_config.yml").write_text(config)
+    assert notebooks.read_settings(tmp_path).site_url == "https://docs.example.org/course"
+
+
+def test_invalid_baseurl_rejected(tmp_path):
+    (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/a/b\nhtml:\n  baseurl: course/\n")
+    with pytest.raises(ValueError, match="invalid html.baseurl 'course/'"):
+        notebooks.read_settings(tmp_path)
+
+
 def test_dropdown_becomes_details(student):
     markdown = "\n".join(sources(student, "markdown"))
     assert "<summary>More details</summary>" in markdown

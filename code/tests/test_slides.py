@@ -67,7 +67,7 @@ CHAPTER = HEADER + textwrap.dedent(
 
     +++ {"slideshow": {"slide_type": "-"}}
 
-    It joins the fragment.
+    It joins the fragment. See {doc}`../other/page` and [the notes](notes.md#top).
 
     ```{code-cell} ipython3
     ---
@@ -278,6 +278,13 @@ def test_deck_renders_myst(deck):
     assert '<span class="math inline">\\(a + b\\)</span>' in deck.html
     assert "{exercise}" not in text
     assert ":::" not in text
+
+
+def test_deck_links_pages_relative_to_deck(deck):
+    # The deck lies at slides/demo/deck.html, two folders below the site's root.
+    assert '<a href="../../book/other/page.html">page</a>' in deck.html
+    assert '<a href="../../book/demo/notes.html#top">the notes</a>' in deck.html
+    assert ".md" not in "".join(re.findall(r'href="([^"]+)"', deck.html))
 
 
 def test_deck_fragment_joins_following_cell(deck):

@@ -99,9 +99,9 @@ def _verdict(exercise: str, check: Callable[..., str | None], args: tuple, kwarg
     try:
         detail = check(*args, **kwargs)
     except NotImplementedYet as stub:
-        message = _not_implemented_message()
-        if str(stub):
-            message = f"{message} {stub}"
+        # A stub with its own reason (such as "returned None") gets that reason in place of the
+        # generic instructions, so the verdict stays one sentence.
+        message = f"{NOT_IMPLEMENTED}: {stub}" if str(stub) else _not_implemented_message()
         return Verdict(exercise, None, message)
     except CheckFailed as failure:
         return Verdict(exercise, False, str(failure))
@@ -152,9 +152,7 @@ def call(function: Any, *args: Any, name: str | None = None, **kwargs: Any) -> A
         raise NotImplementedYet
     if result is None:
         # A stub whose body is `...` returns None too, so this is not a wrong answer yet.
-        raise NotImplementedYet(
-            f"`{label}` returned None. If you have written it, check that it ends with a `return` statement."
-        )
+        raise NotImplementedYet(f"`{label}` returned None (did you forget `return`?).")
     return result
 
 

@@ -10,6 +10,7 @@ the chapter cites.
 from __future__ import annotations
 
 import logging
+import posixpath
 import re
 import unicodedata
 from collections.abc import Callable
@@ -23,6 +24,12 @@ ROLE = re.compile(r"\{(?P<name>[\w:.-]+)\}`(?P<content>[^`]*)`")
 TARGET = re.compile(r"^\s*\((?P<label>[^()\s]+)\)=\s*$")
 LABELLED_DOLLARMATH = re.compile(r"\$\$(?P<body>.+?)\$\$[ \t]*\((?P<label>[^()\s]+)\)", re.DOTALL)
 LINK_TARGET = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.DOTALL)
+# A Markdown link (not an image) to another page of the book by its source file, such as
+# [text](../pinns/heat_equation.md#section), relative to the chapter or, with a leading "/", to the
+# book's root. A target with a URL scheme or a leading "//" names another host and does not match.
+PAGE_LINK = re.compile(
+    r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<path>(?![a-zA-Z][a-zA-Z0-9+.-]*:|//)[^()\s#]+)\.(?:md|ipynb)(?P<anchor>#[^()\s]*)?\)"
+)
 
 ADMONITIONS = {
     "note": "Note",
@@ -145,7 +152,11 @@ def _latex_to_unicode(value: str) -> str:
 
 @dataclass
 class Context:
-    """Conversion state of one chapter: URLs, bibliography, and the numbers given to labels."""
+    """Conversion state of one chapter: URLs, bibliography, and the numbers given to labels.
+
+    ``site_url`` is the URL of the site's root that links to other pages start from: the
+    published site for notebooks, or a relative path such as ``../..`` for a slide deck.
+    """
 
     site_url: str = ""
     raw_url: str = ""
@@ -258,7 +269,21 @@ def convert(text: str, context: Context) -> str:
     result = "\n".join(output)
     result = LABELLED_DOLLARMATH.sub(lambda m: _tagged_math(m.group("body"), m.group("label"), context), result)
     result = ROLE.sub(lambda m: _render_role(m.group("name"), m.group("content"), context), result)
+    result = PAGE_LINK.sub(lambda m: _page_link(m, context), result)
     return re.sub(r"\n{3,}", "\n\n", result).strip("\n")
+
+
+def _page_link(match: re.Match, context: Context) -> str:
+    """Point a link to a page's source file at that page on the site, or drop the link without a site."""
+    if not context.site_url:
+        return match.group("text")
+    url = page_url(match.group("path"), context) + (match.group("anchor") or "")
+    return f"[{match.group('text')}]({url})"
+
+
+def page_url(target: str, context: Context) -> str:
+    """Return the site URL of the page ``target``, a document name relative to the chapter or to the root with "/"."""
+    return f"{context.site_url.rstrip('/')}/{_page_path(target, context)}.html"
 
 
 def _tagged_math(body: str, label: str, context: Context) -> str:
@@ -379,7 +404,7 @@ def _render_role(name: str, content: str, context: Context) -> str:
     if name.startswith("cite"):
         return _citation(name, target, context)
     if name == "doc":
-        url = f"{context.site_url.rstrip('/')}/{_page_path(target, context)}.html" if context.site_url else ""
+        url = page_url(target, context) if context.site_url else ""
         label = text or Path(target).name.replace("_", " ")
         return f"[{label}]({url})" if url else label
     if name in ("ref", "numref"):
@@ -399,9 +424,10 @@ def _split_target(content: str) -> tuple[str, str]:
 
 
 def _page_path(target: str, context: Context) -> str:
+    """Return the document name of ``target`` from the book's root, with "." and ".." resolved."""
     if target.startswith("/"):
-        return target.lstrip("/")
-    return (Path(context.source_dir) / target).as_posix()
+        return posixpath.normpath(target.lstrip("/"))
+    return posixpath.normpath(posixpath.join(context.source_dir, target))
 
 
 def _citation(role: str, content: str, context: Context) -> str:

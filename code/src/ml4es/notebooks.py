@@ -39,9 +39,13 @@ class BookSettings:
     root: Path
     repository_url: str
     main_branch: str = "main"
+    base_url: str = ""
 
     @property
     def site_url(self) -> str:
+        """The published site: ``html.baseurl`` of ``_config.yml``, or else the repository's GitHub Pages URL."""
+        if self.base_url:
+            return self.base_url.rstrip("/")
         owner, name = self.repository_url.rstrip("/").split("/")[-2:]
         return f"https://{owner.lower()}.github.io/{name}"
 
@@ -56,7 +60,7 @@ class BookSettings:
 
 
 def read_settings(root: Path) -> BookSettings:
-    """Read the repository URL from ``<root>/_config.yml``."""
+    """Read the repository URL and the site's URL (``html.baseurl``, optional) from ``<root>/_config.yml``."""
     config_path = root / "_config.yml"
     if not config_path.exists():
         raise FileNotFoundError(f"book configuration {config_path} not found; pass the repository root")
@@ -66,7 +70,10 @@ def read_settings(root: Path) -> BookSettings:
         raise ValueError(
             f"invalid repository.url {url!r} in {config_path}; expected https://github.com/<owner>/<name>"
         )
-    return BookSettings(root=root, repository_url=url.rstrip("/"))
+    base_url = str((config.get("html") or {}).get("baseurl") or "")
+    if base_url and not re.match(r"^https?://[^/\s]+", base_url):
+        raise ValueError(f"invalid html.baseurl {base_url!r} in {config_path}; expected the site's URL, https://...")
+    return BookSettings(root=root, repository_url=url.rstrip("/"), base_url=base_url)
 
 
 def chapter_sources(root: Path) -> list[Path]:

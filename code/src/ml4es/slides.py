@@ -27,6 +27,7 @@ import copy
 import html
 import logging
 import os
+import posixpath
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -225,12 +226,17 @@ def build_deck(
 ) -> Deck:
     """Build the deck of one chapter from its executed ``notebook``.
 
-    ``source`` is the chapter's MyST file: images are looked up beside it, and it names the
-    chapter in links. ``static_prefix`` is the URL of the folder that contains ``reveal.js/``
-    and ``mathjax/``, relative to the deck.
+    ``source`` is the chapter's MyST file: images are looked up beside it, and links to other
+    pages of the book point at their HTML pages, relative to the deck's place in the site.
+    ``static_prefix`` is the URL of the folder that contains ``reveal.js/`` and ``mathjax/``,
+    relative to the deck.
     """
+    docname = source.relative_to(settings.root).with_suffix("").as_posix()
+    deck_dir = deck_relative_path(docname).parent
     context = myst.Context(
-        site_url=settings.site_url,
+        # Links to other pages are relative, from the deck's folder up to the site's root, so
+        # that they work in a built site offline as well as on the published one.
+        site_url=posixpath.relpath(".", deck_dir.as_posix()),
         source_dir=source.parent.relative_to(settings.root).as_posix(),
         bibliography=myst.read_bibtex(settings.root / "book" / "references.bib"),
         instructor=False,

@@ -16,6 +16,9 @@ def normalised_rmse(forecast: np.ndarray, truth: np.ndarray, climate_std: float 
     forecast, truth = np.asarray(forecast, dtype=float), np.asarray(truth, dtype=float)
     if forecast.shape != truth.shape:
         raise ValueError(f"forecast has shape {forecast.shape} but truth has shape {truth.shape}")
+    spread = np.asarray(climate_std, dtype=float)
+    if not (np.isfinite(spread).all() and (spread > 0).all()):
+        raise ValueError(f"invalid climate_std={climate_std}; expected a positive standard deviation")
     return np.sqrt(np.mean(((forecast - truth) / climate_std) ** 2, axis=-1))
 
 
@@ -33,6 +36,8 @@ def valid_prediction_time(
     threshold, or the whole forecast length when the error never does. Extra axes between the
     first and last give one value each.
     """
+    if not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"invalid time step dt={dt}; expected a positive number of model time units")
     error = normalised_rmse(forecast, truth, climate_std)
     exceeded = error > threshold
     first = np.where(exceeded.any(axis=0), exceeded.argmax(axis=0), error.shape[0])

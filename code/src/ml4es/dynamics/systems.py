@@ -92,12 +92,34 @@ def integrate(
     return np.stack(saved)
 
 
+def _check_count(name: str, value: int) -> None:
+    """Raise ``TypeError`` unless ``value`` is an integer, and ``ValueError`` unless it is positive."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"invalid {name}={value!r}; expected a positive integer")
+    if value < 1:
+        raise ValueError(f"invalid {name}={value}; expected a positive integer")
+
+
+def _check_time_step(dt: float) -> None:
+    if not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"invalid time step dt={dt}; expected a positive number")
+
+
+def _check_initial_state_arguments(n: int, spin_up: float, dt: float) -> None:
+    """Raise unless ``n`` is a positive count and ``spin_up`` covers at least one step ``dt``."""
+    _check_count("n", n)
+    _check_time_step(dt)
+    if not (np.isfinite(spin_up) and spin_up >= dt):
+        raise ValueError(f"invalid spin_up={spin_up} MTU; expected at least one time step (dt={dt})")
+
+
 def lorenz96_initial_states(n: int, n_variables: int = N_LORENZ96, seed: int = 0, spin_up: float = 20.0, dt: float = 0.01) -> np.ndarray:
     """Return ``n`` states on the Lorenz-96 attractor, shape ``(n, n_variables)``.
 
     Each starts at F plus small Gaussian noise and is integrated for ``spin_up`` MTU so that the
     transient has decayed.
     """
+    _check_initial_state_arguments(n, spin_up, dt)
     rng = np.random.default_rng(seed)
     start = FORCING + 0.01 * rng.standard_normal((n, n_variables))
     # Spread the members apart on the attractor: each gets its own spin-up length.
@@ -112,6 +134,7 @@ def lorenz96_initial_states(n: int, n_variables: int = N_LORENZ96, seed: int = 0
 
 def lorenz63_initial_states(n: int, seed: int = 0, spin_up: float = 10.0, dt: float = 0.01) -> np.ndarray:
     """Return ``n`` states on the Lorenz-63 attractor, shape ``(n, 3)``."""
+    _check_initial_state_arguments(n, spin_up, dt)
     rng = np.random.default_rng(seed)
     start = np.array([1.0, 1.0, 25.0]) + 5.0 * rng.standard_normal((n, 3))
     extra = rng.integers(0, int(5.0 / dt), size=n)
@@ -140,7 +163,11 @@ def ensemble_forecast(
     ``sample_dt``, shape ``(n_samples + 1, n_members, N)``.
     """
     initial_state = np.asarray(initial_state, dtype=float)
+    _check_count("n_members", n_members)
+    _check_time_step(dt)
+    save_every = int(round(sample_dt / dt))
+    if save_every < 1:
+        raise ValueError(f"invalid sample_dt={sample_dt}; expected at least the time step dt={dt}")
     rng = np.random.default_rng(seed)
     members = initial_state + sigma * rng.standard_normal((n_members, initial_state.shape[-1]))
-    save_every = int(round(sample_dt / dt))
     return integrate(partial(lorenz96, forcing=forcing), members, n_samples * save_every, dt, save_every=save_every)

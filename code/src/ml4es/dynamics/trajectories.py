@@ -39,6 +39,9 @@ def trajectories(
     default ``seed + 1``), and the clean values are kept as ``x_clean``. The clean trajectories are
     cached in ``cache_dir() / "dynamics"`` under a name made from a hash of the parameters.
     """
+    systems._check_count("n_trajectories", n_trajectories)
+    if not (np.isfinite(duration) and duration > 0):
+        raise ValueError(f"invalid duration={duration} MTU; expected a positive number")
     steps_per_sample = int(round(sample_dt / INTEGRATION_DT))
     if steps_per_sample < 1 or not np.isclose(steps_per_sample * INTEGRATION_DT, sample_dt):
         raise ValueError(f"sample_dt={sample_dt} must be a positive multiple of {INTEGRATION_DT}")

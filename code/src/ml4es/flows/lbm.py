@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -59,6 +60,10 @@ class CylinderSetup:
     scalar_width: float = 1.0
 
     def __post_init__(self) -> None:
+        for name in ("reynolds", "peclet", "diameter", "inflow", "upstream", "length", "height", "scalar_width"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ValueError(f"invalid {name}={value!r}; expected a finite number")
         if self.diameter < 4:
             raise ValueError(f"diameter must be at least 4 lattice nodes, got {self.diameter}")
         if not 0 < self.inflow <= 0.15:

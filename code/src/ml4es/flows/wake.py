@@ -63,13 +63,19 @@ def wake_dataset(
     Returns u, v, p, c of shape ``(time, y, x)`` and the drag and lift coefficients of shape
     ``(time,)``, with the parameters, Strouhal number and mean drag coefficient as attributes.
     """
+    # Check every argument before the simulation starts, because a NaN would otherwise show up
+    # only as a diverged run.
     setup = CylinderSetup(
         reynolds=re, peclet=peclet, diameter=diameter, inflow=inflow, upstream=upstream, length=length, height=height
     )
-    if snapshots < 2:
-        raise ValueError(f"snapshots must be at least 2, got {snapshots}")
-    if spinup < 0 or snapshot_interval <= 0:
-        raise ValueError(f"spinup ({spinup}) must be >= 0 and snapshot_interval ({snapshot_interval}) > 0")
+    if isinstance(snapshots, bool) or not isinstance(snapshots, (int, np.integer)) or snapshots < 2:
+        raise ValueError(f"invalid snapshots={snapshots!r}; expected an integer of at least 2")
+    if not (math.isfinite(spinup) and spinup >= 0):
+        raise ValueError(f"invalid spinup={spinup}; expected a non-negative number of time units D/U")
+    if not (math.isfinite(snapshot_interval) and snapshot_interval > 0):
+        raise ValueError(f"invalid snapshot_interval={snapshot_interval}; expected a positive number of time units D/U")
+    if not all(math.isfinite(value) for value in (*x_range, *y_range)):
+        raise ValueError(f"invalid x_range={x_range} or y_range={y_range}; expected finite bounds in D")
     if not (0 < x_range[0] < x_range[1] <= length - upstream - 1):
         raise ValueError(f"x_range {x_range} must lie behind the cylinder and 1 D before the outlet ({length - upstream} D)")
     if not (-height / 2 <= y_range[0] < y_range[1] < height / 2):

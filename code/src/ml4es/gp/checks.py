@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +21,7 @@ from ml4es.checks import (
     checker,
     is_stub,
 )
-from ml4es.gp import by_hand, co2
+from ml4es.gp import by_hand, co2, emulator
 
 DTYPE = torch.float64
 TOLERANCE = 1e-6
@@ -131,9 +133,53 @@ def check_log_marginal_likelihood(log_marginal_likelihood: Any) -> str:
 # --- Exercise 4: kernel choice against held-out error ----------------------------------------
 
 
+REFERENCE_KERNELS = {
+    "RBF": ("gpytorch.kernels.RBFKernel(ard_num_dims=2)", 0.050918),
+    "Matérn 1/2": ("gpytorch.kernels.MaternKernel(nu=0.5, ard_num_dims=2)", 0.083739),
+    "Matérn 3/2": ("gpytorch.kernels.MaternKernel(nu=1.5, ard_num_dims=2)", 0.059756),
+    "Matérn 5/2": ("gpytorch.kernels.MaternKernel(nu=2.5, ard_num_dims=2)", 0.054498),
+}
+"""The exercise's example kernels: how to build each (inside a ``ScaleKernel``) and its
+``emulator.held_out_rmse``, measured with torch 2.13 and GPyTorch 1.15 on a 2-core x86 CPU."""
+
+REFERENCE_TOLERANCE = 0.05
+"""Relative difference allowed from ``REFERENCE_KERNELS``. The four values lie at least 7% apart."""
+
+_MATERN_NAME = re.compile(r"(matern(kernel)?)?(nu)?(12|05|32|15|52|25)")
+_MATERN_ORDERS = {"12": "Matérn 1/2", "05": "Matérn 1/2", "32": "Matérn 3/2", "15": "Matérn 3/2", "52": "Matérn 5/2", "25": "Matérn 5/2"}
+_RBF_NAMES = {"rbf", "rbfkernel", "se", "squaredexponential", "gaussian", "exponentiatedquadratic"}
+
+
+def reference_kernel(name: str) -> str | None:
+    """Return the key of ``REFERENCE_KERNELS`` that ``name`` spells, or None for any other kernel.
+
+    Only whole names count ("Matérn 5/2", "matern_nu=2.5", "RBF"), so that a reader's own
+    variant such as "Matérn 5/2 + linear" is never held to a reference value.
+    """
+    text = unicodedata.normalize("NFKD", name.replace("½", "1/2")).lower()
+    text = "".join(character for character in text if character.isalnum())
+    if text in _RBF_NAMES:
+        return "RBF"
+    match = _MATERN_NAME.fullmatch(text)
+    if match and (match.group(1) or match.group(3)):
+        return _MATERN_ORDERS[match.group(4)]
+    return None
+
+
+def _zero_prediction_rmse() -> float:
+    """Return the RMSE on the held-out grid of the prediction u = 0 everywhere."""
+    _, _, grid = emulator.candidate_grid()
+    return float(emulator.simulator(grid).pow(2).mean().sqrt())
+
+
 @checker("Exercise 4 (choice of kernel)")
 def check_kernel_choice(errors: Any) -> str:
-    """Check a mapping ``{kernel name: held-out RMSE}`` with at least three kernels."""
+    """Check a mapping ``{kernel name: held-out RMSE}`` with at least three kernels.
+
+    Every error must be positive and below the error of predicting u = 0 everywhere. An entry
+    named after one of the exercise's example kernels must also match ``REFERENCE_KERNELS``.
+    The reader's own kernels, under any other name, only get the range check.
+    """
     if is_stub(errors):
         raise NotImplementedYet
     if not isinstance(errors, Mapping):
@@ -144,6 +190,8 @@ def check_kernel_choice(errors: Any) -> str:
         raise NotImplementedYet
     if len(errors) < 3:
         raise CheckFailed(f"`errors` has {len(errors)} {'entry' if len(errors) == 1 else 'entries'}; compare at least 3 kernels.")
+
+    ceiling = _zero_prediction_rmse()
     table = []
     for name, value in errors.items():
         if not isinstance(name, str):
@@ -154,10 +202,40 @@ def check_kernel_choice(errors: Any) -> str:
         check_finite_number(error, f"errors[{name!r}]")
         if error <= 0:
             raise CheckFailed(f"errors[{name!r}] is {error:g}; a root-mean-square error is positive.")
+        if error >= ceiling:
+            raise CheckFailed(
+                f"errors[{name!r}] is {error:.3g}, no better than predicting u = 0 everywhere ({ceiling:.3g}). "
+                "Store the value that `emulator.held_out_rmse(kernel)` returns, a root-mean-square error."
+            )
+        _compare_with_reference(name, error)
         table.append((error, name))
+
+    if len({error for error, _ in table}) == 1:
+        raise CheckFailed(
+            f"every kernel has the same error, {table[0][0]:.4g}: give each call of `emulator.held_out_rmse` "
+            "its own kernel."
+        )
     table.sort()
     (best_error, best), (worst_error, worst) = table[0], table[-1]
     return (
         f"The lowest held-out error is {best}'s ({best_error:.3g}), the highest {worst}'s ({worst_error:.3g}). "
         "Write down why before you open the model answer."
+    )
+
+
+def _compare_with_reference(name: str, error: float) -> None:
+    """Raise :class:`CheckFailed` when an entry named after an example kernel has another error."""
+    reference = reference_kernel(name)
+    if reference is None:
+        return
+    construction, expected = REFERENCE_KERNELS[reference]
+    if abs(error - expected) <= REFERENCE_TOLERANCE * expected:
+        return
+    hint = ""
+    if math.isclose(error, expected**2, rel_tol=2 * REFERENCE_TOLERANCE):
+        hint = " That is the square of the expected value, so take the square root of the mean squared error."
+    raise CheckFailed(
+        f"errors[{name!r}] is {error:.4g}, but `emulator.held_out_rmse(gpytorch.kernels.ScaleKernel({construction}))` "
+        f"returns about {expected:.4g}.{hint} Build the {reference} kernel as the exercise says, or give your own "
+        "variant a name of its own."
     )

@@ -59,10 +59,18 @@ def _decimal_year(months: pd.DatetimeIndex) -> np.ndarray:
 def as_tensors(dataset: xr.Dataset, until: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(x, y)``: decimal years ``(n,)`` and CO2 in ppm ``(n,)``, float64.
 
-    With ``until`` (a date), only the months up to that date are returned.
+    With ``until`` (a date such as ``"1995-12-31"``), only the months up to that date are returned.
     """
     if until is not None:
+        if isinstance(until, (int, float)):
+            raise TypeError(f"invalid date until={until!r}; expected a date string such as '1995-12-31'")
+        try:
+            pd.Timestamp(until)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"invalid date until={until!r}; expected a date such as '1995-12-31'") from error
         dataset = dataset.sel(time=slice(None, until))
+        if dataset.sizes["time"] == 0:
+            raise ValueError(f"no CO2 data up to {until!r}; the record starts in March 1958")
     x = torch.tensor(dataset["year"].to_numpy(), dtype=DTYPE)
     y = torch.tensor(dataset["co2"].to_numpy(), dtype=DTYPE)
     return x, y
@@ -110,8 +118,7 @@ def co2_kernel(initial: dict[str, float] | None = None, variant: str = "rasmusse
     """
     if variant not in VARIANTS:
         raise ValueError(f"invalid variant {variant!r}; expected one of {', '.join(VARIANTS)}")
-    values = dict(INITIAL)
-    values.update(initial or {})
+    values = _hyperparameter_values(initial)
     rough = variant == "rough"
 
     if rough:
@@ -146,6 +153,23 @@ def co2_kernel(initial: dict[str, float] | None = None, variant: str = "rasmusse
     noise.outputscale = _f64(values["noise_amplitude"] ** 2)
     noise.base_kernel.lengthscale = _f64(values["noise_lengthscale"])
     return kernel
+
+
+def _hyperparameter_values(initial: dict[str, float] | None) -> dict[str, float]:
+    """Return ``INITIAL`` updated with ``initial``, which may set only known, positive hyperparameters."""
+    initial = dict(initial or {})
+    unknown = sorted(set(initial) - set(INITIAL))
+    if unknown:
+        raise ValueError(f"unknown hyperparameters {', '.join(unknown)}; expected names from {', '.join(INITIAL)}")
+    values = dict(INITIAL)
+    for name, value in initial.items():
+        try:
+            values[name] = float(value)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"invalid {name}={value!r}; expected a positive number") from error
+        if not (math.isfinite(values[name]) and values[name] > 0):
+            raise ValueError(f"invalid {name}={value!r}; expected a positive number")
+    return values
 
 
 def _f64(value: float) -> torch.Tensor:
@@ -202,8 +226,13 @@ def co2_model(
     The mean is fixed rather than learnt so that the model is the one scikit-learn fits to
     ``y - y.mean()`` (a zero-mean GP), and the two log marginal likelihoods are comparable.
     """
-    values = dict(INITIAL)
-    values.update(initial or {})
+    values = _hyperparameter_values(initial)
+    x, y = torch.as_tensor(x, dtype=DTYPE), torch.as_tensor(y, dtype=DTYPE)
+    if x.ndim != 1 or x.shape != y.shape:
+        raise ValueError(
+            f"x has shape {tuple(x.shape)} and y has shape {tuple(y.shape)}; expected decimal years and CO2 "
+            "values of the same shape (n,), as as_tensors returns"
+        )
     likelihood = gpytorch.likelihoods.GaussianLikelihood(
         noise_constraint=gpytorch.constraints.GreaterThan(1e-6, transform=torch.exp, inv_transform=torch.log)
     ).to(DTYPE)

@@ -19,6 +19,7 @@ class ExactGP(gpytorch.models.ExactGP):
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, kernel: gpytorch.kernels.Kernel,
                  likelihood: gpytorch.likelihoods.GaussianLikelihood | None = None):
+        _check_training_data(x, y)
         if likelihood is None:
             likelihood = gpytorch.likelihoods.GaussianLikelihood()
         super().__init__(x, y, likelihood)
@@ -27,6 +28,22 @@ class ExactGP(gpytorch.models.ExactGP):
 
     def forward(self, x: torch.Tensor) -> gpytorch.distributions.MultivariateNormal:
         return gpytorch.distributions.MultivariateNormal(self.mean_module(x), self.covar_module(x))
+
+
+def _check_training_data(x: torch.Tensor, y: torch.Tensor) -> None:
+    """Raise unless ``x`` ``(n,)`` or ``(n, d)`` and ``y`` ``(n,)`` are tensors with the same number of points."""
+    for name, value in (("x", x), ("y", y)):
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name} is a {type(value).__name__}; expected a torch.Tensor (use torch.as_tensor)")
+    if y.ndim != 1:
+        raise ValueError(f"y has shape {tuple(y.shape)}; expected one target per point, shape (n,)")
+    if x.ndim not in (1, 2) or x.shape[0] != y.shape[0]:
+        raise ValueError(
+            f"x has shape {tuple(x.shape)} but y has shape {tuple(y.shape)}; expected x of shape (n,) or (n, d) "
+            "with the same number of points n as y"
+        )
+    if y.numel() == 0:
+        raise ValueError("x and y are empty; expected at least one training point")
 
 
 def log_marginal_likelihood(model: ExactGP) -> torch.Tensor:
