@@ -500,6 +500,7 @@ def test_reference_kernel_names(name, expected):
     assert reference_kernel(name) == expected
 
 
+@pytest.mark.slow
 def test_reference_kernel_errors_reproduce():
     kernels = {
         "RBF": gpytorch.kernels.RBFKernel(ard_num_dims=2),

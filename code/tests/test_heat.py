@@ -467,6 +467,7 @@ def test_collocation_checker_accepts_tensors():
     assert check_collocation_study(errors).passed is True
 
 
+@pytest.mark.slow
 def test_collocation_reference_reproduces():
     ml4es.seed_everything(0)
     network = heat.HeatPINN()
