@@ -133,8 +133,10 @@ def wavelength_check(true: np.ndarray, estimated: Mapping[str, np.ndarray], tole
     line = np.linspace(true.min() * 0.8, true.max() * 1.2, 2)
     ax.fill_between(line, line * (1 - tolerance), line * (1 + tolerance), color="0.85", label=f"±{tolerance:.0%}")
     ax.plot(line, line, color="0.4", linewidth=0.8)
-    for (name, values), marker in zip(estimated.items(), "os^"):
-        ax.plot(true, np.asarray(values) / 1e3, marker, label=name, alpha=0.8)
+    # Open markers after the first, so that estimates that agree do not hide each other.
+    for number, (name, values) in enumerate(estimated.items()):
+        ax.plot(true, np.asarray(values) / 1e3, "os^"[number % 3], label=name, markersize=8 - 2 * number,
+                fillstyle="full" if number == 0 else "none", markeredgewidth=1.5)
     ax.set_xlabel("true wavelength (km)")
     ax.set_ylabel("estimated wavelength (km)")
     ax.set_title("FFT wavelength inside the mask, synthetic fields")
