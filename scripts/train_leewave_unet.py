@@ -16,25 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ml4es.runtime import machine_info
-from ml4es.segmentation import datasets, leewave_unet, leewaves
+from ml4es.segmentation import datasets, leewave_unet
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "code" / "src" / "ml4es" / "weights"
-
-
-def baseline_scores(ds, frames) -> dict:
-    """Fit the band-pass threshold on the training days and score it on the held-out ones."""
-    dx = float(ds.attrs["grid_spacing_m"])
-    amplitude = np.stack([leewaves.wave_amplitude(w, dx) for w in ds["w"].values])
-    truth = ds["mask"].values.astype(bool)
-    threshold = leewaves.fit_threshold(amplitude[frames["train"]], truth[frames["train"]])
-    result = {"threshold_m_per_s": threshold}
-    for part in ("validation", "test"):
-        result[part] = leewave_unet.scores(amplitude[frames[part]] > threshold, truth[frames[part]])
-    return result
 
 
 def main() -> int:
@@ -60,6 +47,8 @@ def main() -> int:
     for part in ("validation", "test"):
         probability = leewave_unet.predict(model, ds["w"].values[frames[part]], recipe.scale)
         unet[part] = leewave_unet.scores(probability > 0.5, truth[frames[part]])
+    fitted = leewave_unet.band_pass_baseline(ds, frames)
+    baseline = {"threshold_m_per_s": fitted["threshold"], "validation": fitted["validation"], "test": fitted["test"]}
     record = {
         "description": "U-Net for trapped lee waves in UKV 700 hPa vertical velocity",
         "command": " ".join(["python", *sys.argv]),
@@ -68,7 +57,7 @@ def main() -> int:
         "recipe": dataclasses.asdict(recipe),
         "split": {"validation_days": leewave_unet.VALIDATION_DAYS, "test_days": leewave_unet.TEST_DAYS,
                   "frames": {k: len(v) for k, v in frames.items()}},
-        "metrics": {"unet": unet, "band_pass_baseline": baseline_scores(ds, frames)},
+        "metrics": {"unet": unet, "band_pass_baseline": baseline},
         "validation_dice_history": list(zip(history["step"], history["validation_dice"])),
     }
     torch.save(model.state_dict(), WEIGHTS / "leewave_unet.pt")

@@ -8,7 +8,10 @@ cross-entropy and Dice loss, and is evaluated on whole 512 x 512 tiles of held-o
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
+from importlib import resources
 
 import numpy as np
 import torch
@@ -16,13 +19,15 @@ import xarray as xr
 from torch import nn
 from tqdm.auto import tqdm
 
-from ml4es.segmentation import metrics
+from ml4es.segmentation import leewaves, metrics
 from ml4es.segmentation.datasets import split_by_day
 from ml4es.segmentation.unet import UNet
 
 # Days of January 2021 held out; every other day of the mirror trains.
 VALIDATION_DAYS = (5, 11)
 TEST_DAYS = (3, 8, 13, 17)
+WEIGHTS_FILE = "leewave_unet.pt"
+RECORD_FILE = "leewave_unet.json"
 
 
 @dataclass(frozen=True)
@@ -81,15 +86,19 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tenso
 
 @torch.no_grad()
 def predict(model: nn.Module, w: np.ndarray, scale: float, batch: int = 4) -> np.ndarray:
-    """Return the lee-wave probability for each frame of ``w`` (frames x y x x)."""
+    """Return the lee-wave probability for each frame of ``w`` (frames x y x x), on the CPU.
+
+    The frames go through the model on the device of its weights.
+    """
     model.eval()
+    device = next(model.parameters()).device
     w = np.asarray(w, dtype=np.float32)
     if w.ndim != 3:
         raise ValueError(f"expected fields of shape (frames, y, x), got {w.shape}")
     out = []
     for start in range(0, len(w), batch):
-        inputs = torch.from_numpy(w[start : start + batch, None] / scale)
-        out.append(torch.sigmoid(model(inputs))[:, 0].numpy())
+        inputs = torch.from_numpy(w[start : start + batch, None] / scale).to(device)
+        out.append(torch.sigmoid(model(inputs))[:, 0].cpu().numpy())
     return np.concatenate(out)
 
 
@@ -110,8 +119,12 @@ def train(
     model: nn.Module | None = None,
     steps: int | None = None,
     progress: bool = True,
+    device: torch.device | str = "cpu",
 ) -> tuple[nn.Module, dict[str, list]]:
-    """Train (or go on training) a U-Net on the training days; keep the best validation Dice."""
+    """Train (or go on training) a U-Net on the training days; keep the best validation Dice.
+
+    The model moves to ``device`` and stays there. The random crops are drawn on the CPU.
+    """
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
     frames = split(ds)
@@ -120,7 +133,7 @@ def train(
     w_train, mask_train = w[frames["train"]], mask[frames["train"]]
     w_val, mask_val = ds["w"].values[frames["validation"]], mask[frames["validation"]]
 
-    model = model if model is not None else UNet(1, 1, recipe.widths)
+    model = (model if model is not None else UNet(1, 1, recipe.widths)).to(device)
     steps = recipe.steps if steps is None else steps
     optimiser = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -132,6 +145,7 @@ def train(
     for step in bar:
         model.train()
         inputs, targets = random_batch(w_train, mask_train, rng, recipe.crop, recipe.batch)
+        inputs, targets = inputs.to(device), targets.to(device)
         loss = segmentation_loss(model(inputs), targets)
         optimiser.zero_grad()
         loss.backward()
@@ -149,3 +163,37 @@ def train(
     if best_state is not None:
         model.load_state_dict(best_state)
     return model, history
+
+
+def band_pass_baseline(ds: xr.Dataset, frames: dict[str, np.ndarray]) -> dict:
+    """Fit the band-pass baseline's threshold on the training days and score it on the held-out ones.
+
+    Returns the wave amplitude of every frame (m/s, frames x y x x), the threshold (m/s) and the
+    scores of ``amplitude > threshold`` on the validation and test frames.
+    """
+    dx = float(ds.attrs["grid_spacing_m"])
+    amplitude = np.stack([leewaves.wave_amplitude(w, dx) for w in ds["w"].values])
+    truth = ds["mask"].values.astype(bool)
+    threshold = leewaves.fit_threshold(amplitude[frames["train"]], truth[frames["train"]])
+    result = {"amplitude": amplitude, "threshold": threshold}
+    for part in ("validation", "test"):
+        result[part] = scores(amplitude[frames[part]] > threshold, truth[frames[part]])
+    return result
+
+
+def load_pretrained() -> tuple[nn.Module, LeeWaveRecipe, dict]:
+    """Return the shipped U-Net (in eval mode), its recipe and the record of how it was trained.
+
+    The weights come from ``scripts/train_leewave_unet.py``; the record holds the command, the
+    machine, the training time and the scores it reached.
+    """
+    weights = resources.files("ml4es") / "weights"
+    record = json.loads((weights / RECORD_FILE).read_text())
+    fields = {field.name for field in dataclasses.fields(LeeWaveRecipe)}
+    settings = {key: value for key, value in record["recipe"].items() if key in fields}
+    settings["widths"] = tuple(settings.get("widths", LeeWaveRecipe.widths))
+    recipe = LeeWaveRecipe(**settings)
+    model = UNet(1, 1, recipe.widths)
+    with resources.as_file(weights / WEIGHTS_FILE) as path:
+        model.load_state_dict(torch.load(path, weights_only=True))
+    return model.eval(), recipe, record

@@ -208,3 +208,37 @@ def fit_threshold(amplitudes, masks, candidates=None) -> float:
         if dice > best_dice:
             best, best_dice = float(threshold), dice
     return best
+
+
+@dataclass(frozen=True)
+class WaveRegion:
+    """One connected region of a lee-wave mask and the dominant wave inside it."""
+
+    pixels: int
+    centre: tuple[float, float]  # (row, column) of the region's centroid
+    wavelength: float  # m
+    orientation: float  # degrees anticlockwise from +x (the columns), 0-180
+
+
+def characterise_regions(field: np.ndarray, mask: np.ndarray, dx: float, min_pixels: int = 400) -> list[WaveRegion]:
+    """Measure the dominant wavelength and orientation in each connected region of a mask.
+
+    Regions of fewer than ``min_pixels`` grid points are skipped: a few crests do not define a
+    wavelength. The regions come largest first.
+    """
+    field = np.asarray(field, dtype=float)
+    mask = np.asarray(mask).astype(bool)
+    if field.shape != mask.shape or field.ndim != 2:
+        raise ValueError(f"expected a 2-D field and a mask of the same shape, got {field.shape} and {mask.shape}")
+    labels, count = ndimage.label(mask)
+    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
+    regions = []
+    for label in np.argsort(sizes)[::-1] + 1:
+        pixels = int(sizes[label - 1])
+        if pixels < min_pixels:
+            break
+        region = labels == label
+        wavelength, orientation = dominant_wave(field, region, dx)
+        rows, columns = np.nonzero(region)
+        regions.append(WaveRegion(pixels, (float(rows.mean()), float(columns.mean())), wavelength, orientation))
+    return regions
