@@ -23,6 +23,7 @@ import json
 import logging
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -47,13 +48,14 @@ def command() -> str:
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=sorted(NOISE), required=True, help="clean data or 1 %% noise on u and v")
-    parser.add_argument("--adam-steps", type=int, default=10_000, help="Adam steps (default 10000)")
-    parser.add_argument("--learning-rate", type=float, default=2e-3, help="Adam's initial learning rate (default 2e-3)")
-    parser.add_argument("--final-learning-rate", type=float, default=1e-4, help="Adam's learning rate at its last step (default 1e-4)")
-    parser.add_argument("--lbfgs-steps", type=int, default=50_000, help="L-BFGS iterations after Adam (default 50000)")
+    recipe = ns.InverseRecipe()
+    parser.add_argument("--adam-steps", type=int, default=recipe.adam_steps, help=f"Adam steps (default {recipe.adam_steps})")
+    parser.add_argument("--learning-rate", type=float, default=recipe.learning_rate, help=f"Adam's initial learning rate (default {recipe.learning_rate:g})")
+    parser.add_argument("--final-learning-rate", type=float, default=recipe.final_learning_rate, help=f"Adam's learning rate at its last step (default {recipe.final_learning_rate:g})")
+    parser.add_argument("--lbfgs-steps", type=int, default=recipe.lbfgs_steps, help=f"L-BFGS iterations after Adam (default {recipe.lbfgs_steps})")
     parser.add_argument("--max-minutes", type=float, default=60.0, help="stop training after this many minutes (default 60)")
     parser.add_argument("--threads", type=int, default=1, help="number of CPU threads for PyTorch (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the weights, the samples and the noise (default 0)")
+    parser.add_argument("--seed", type=int, default=recipe.seed, help=f"seed of the weights, the samples and the noise (default {recipe.seed})")
     parser.add_argument("--checkpoint-dir", type=Path, default=Path("ns_checkpoints"), help="folder of checkpoints (default ./ns_checkpoints)")
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0, help="minutes between checkpoints (default 5)")
     parser.add_argument("--log-every", type=int, default=200, help="steps between progress lines in the log (default 200)")
@@ -70,12 +72,20 @@ class Run:
         self.case = arguments.case
         self.dataset = wake_dataset(progress=False)
         self.reynolds = float(self.dataset.attrs["reynolds_number"])
-        ml4es.seed_everything(arguments.seed)
-        self.samples = ns.sample_wake(self.dataset, n=5000, noise=NOISE[self.case], seed=arguments.seed)
-        self.model = ns.NavierStokesPINN(ns.domain_bounds(self.dataset))
-        self.adam = torch.optim.Adam(self.model.parameters(), lr=arguments.learning_rate)
-        decay = (arguments.final_learning_rate / arguments.learning_rate) ** (1 / max(arguments.adam_steps, 1))
-        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.adam, gamma=decay)
+        self.recipe = ns.InverseRecipe(
+            adam_steps=arguments.adam_steps,
+            lbfgs_steps=arguments.lbfgs_steps,
+            learning_rate=arguments.learning_rate,
+            final_learning_rate=arguments.final_learning_rate,
+            seed=arguments.seed,
+        )
+        recipe = self.recipe
+        ml4es.seed_everything(recipe.seed)
+        self.samples = ns.sample_wake(self.dataset, n=recipe.samples, noise=NOISE[self.case], seed=recipe.seed)
+        self.model = ns.NavierStokesPINN(
+            ns.domain_bounds(self.dataset), recipe.width, recipe.depth, recipe.lambda1_guess, recipe.lambda2_guess
+        )
+        self.adam, self.scheduler = ns.adam_with_decay(self.model, recipe)
         self.lbfgs = ns.lbfgs(self.model.parameters())
         self.loss_fn = ns.loss_function(self.model, self.samples, compile=not arguments.no_compile)
         self.steps = {"Adam": 0, "L-BFGS": 0}
@@ -167,14 +177,8 @@ def write_weights(run: Run, final: bool) -> None:
         "train_seconds": round(run.seconds, 1),
         "steps": dict(run.steps),
         "noise": NOISE[run.case],
-        "samples": len(run.samples),
-        "seed": run.arguments.seed,
-        "optimiser": {
-            "adam_learning_rate": [run.arguments.learning_rate, run.arguments.final_learning_rate],
-            "adam_steps_requested": run.arguments.adam_steps,
-            "lbfgs_steps_requested": run.arguments.lbfgs_steps,
-            "max_minutes": run.arguments.max_minutes,
-        },
+        "recipe": asdict(run.recipe),
+        "max_minutes": run.arguments.max_minutes,
         "metrics": metrics,
         "metrics_definition": (
             "lambda errors relative to 1 and 1/Re; u, v, p: relative L2 over all grid points of all "

@@ -252,3 +252,117 @@ def test_training_lowers_loss():
     assert len(history["loss"]) == 60
     assert history["loss"][-1] < 0.5 * history["loss"][0]
     assert len(history["lambda2"]) == 60
+
+
+# --- checkers ---------------------------------------------------------------------------------------
+
+
+def residuals_answer(d, lambda1, lambda2):
+    u, v = d["psi_y"], -d["psi_x"]
+    f = d["psi_ty"] + lambda1 * (u * d["psi_xy"] + v * d["psi_yy"]) + d["p_x"] - lambda2 * (d["psi_xxy"] + d["psi_yyy"])
+    g = -d["psi_tx"] + lambda1 * (-u * d["psi_xx"] - v * d["psi_xy"]) + d["p_y"] + lambda2 * (d["psi_xxx"] + d["psi_xyy"])
+    return f, g
+
+
+def velocities_answer(model, t, x, y):
+    x = x.clone().requires_grad_(True)
+    y = y.clone().requires_grad_(True)
+    psi, _ = model(t, x, y)
+    psi_x, psi_y = torch.autograd.grad(psi, (x, y), grad_outputs=torch.ones_like(psi), create_graph=True)
+    return psi_y, -psi_x
+
+
+def pressure_error_answer(predicted, reference):
+    predicted = np.asarray(predicted)
+    reference = np.asarray(reference)
+    predicted = predicted - predicted.mean(axis=(1, 2), keepdims=True)
+    reference = reference - reference.mean(axis=(1, 2), keepdims=True)
+    return np.linalg.norm(predicted - reference) / np.linalg.norm(reference)
+
+
+def fit_lambdas_answer(d):
+    return checks.least_squares_lambdas(d)
+
+
+from ml4es.checks import NOT_IMPLEMENTED  # noqa: E402
+from ml4es.pinns import ns_checks as checks  # noqa: E402
+
+CHECKERS = [
+    (checks.check_residuals, residuals_answer),
+    (checks.check_velocities, velocities_answer),
+    (checks.check_pressure_error, pressure_error_answer),
+    (checks.check_least_squares_lambdas, fit_lambdas_answer),
+]
+
+
+@pytest.mark.parametrize(("check", "answer"), CHECKERS)
+def test_checker_accepts_answer(check, answer):
+    verdict = check(answer)
+    assert verdict.passed is True, verdict.message
+
+
+@pytest.mark.parametrize(("check", "answer"), CHECKERS)
+def test_checker_stub_not_implemented(check, answer):
+    def stub(*args):
+        ...
+
+    def raising_stub(*args):
+        raise NotImplementedError
+
+    for value in (..., None, stub, raising_stub):
+        verdict = check(value)
+        assert verdict.passed is None, verdict.message
+        assert NOT_IMPLEMENTED in verdict.message
+
+
+@pytest.mark.parametrize(("check", "answer"), CHECKERS)
+@pytest.mark.parametrize("bad", [42, "text", lambda *args: torch.full((3, 3), math.nan), lambda *args: (torch.ones(5), torch.ones(5)), lambda *args: 1 / 0])
+def test_checker_rejects_bad_input(check, answer, bad):
+    verdict = check(bad)
+    assert verdict.passed is False
+    assert "Traceback" not in verdict.message
+
+
+def test_residual_checker_hints():
+    def wrong_pressure_sign(d, lambda1, lambda2):
+        f, g = residuals_answer(d, lambda1, lambda2)
+        return f - 2 * d["p_x"], g
+
+    def fixed_lambda2(d, lambda1, lambda2):
+        return residuals_answer(d, lambda1, 0.01)
+
+    def numpy_answer(d, lambda1, lambda2):
+        f, g = residuals_answer(d, lambda1, lambda2)
+        return f.detach().numpy(), g.detach().numpy().ravel()
+
+    assert "wrong sign" in checks.check_residuals(wrong_pressure_sign).message
+    assert "1/Re" in checks.check_residuals(fixed_lambda2).message
+    assert checks.check_residuals(numpy_answer).passed is True
+
+
+def test_velocity_checker_hints():
+    def swapped(model, t, x, y):
+        u, v = velocities_answer(model, t, x, y)
+        return -v, -u
+
+    assert "swapped" in checks.check_velocities(swapped).message
+
+
+def test_pressure_checker_hints():
+    def no_removal(predicted, reference):
+        predicted, reference = np.asarray(predicted), np.asarray(reference)
+        return np.linalg.norm(predicted - reference) / np.linalg.norm(reference)
+
+    def global_mean(predicted, reference):
+        predicted, reference = np.asarray(predicted), np.asarray(reference)
+        predicted, reference = predicted - predicted.mean(), reference - reference.mean()
+        return np.linalg.norm(predicted - reference) / np.linalg.norm(reference)
+
+    assert "offset" in checks.check_pressure_error(no_removal).message
+    assert "each snapshot" in checks.check_pressure_error(global_mean).message
+    assert checks.check_pressure_error(lambda p, q: torch.tensor(pressure_error_answer(p, q))).passed is True
+
+
+def test_least_squares_recovers_vortex():
+    d = checks.probe_derivatives(checks.TaylorGreenVortex(0.02))
+    assert torch.allclose(checks.least_squares_lambdas(d), torch.tensor([1.0, 0.02], dtype=torch.float64), atol=1e-10)

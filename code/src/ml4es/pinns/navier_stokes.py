@@ -147,7 +147,7 @@ class NavierStokesPINN(nn.Module):
 
         self.width = width
         self.depth = depth
-        # z = scale * coordinate + shift maps [min, max] to [-1, 1]; scale is dz/dcoordinate.
+        # z = scale * coordinate + shift maps [min, max] to [-1, 1], so scale is dz/dcoordinate.
         self.register_buffer("scale", 2 / (high - low))
         self.register_buffer("shift", -(high + low) / (high - low))
         sizes = [len(COORDINATES)] + [width] * depth
@@ -413,6 +413,34 @@ Callback = Callable[[str, int, float], bool]
 """Called after each step with the phase name, the step and the loss; returning True stops training."""
 
 
+@dataclass(frozen=True)
+class InverseRecipe:
+    """How the shipped weights were trained (``scripts/train_ns_inverse_pinn.py``).
+
+    Adam's learning rate decays geometrically from ``learning_rate`` to ``final_learning_rate``
+    over ``adam_steps``; L-BFGS follows for at most ``lbfgs_steps`` iterations. The script also
+    stops after a time budget, so its record gives the number of steps taken.
+    """
+
+    samples: int = 5000
+    width: int = 20
+    depth: int = 8
+    lambda1_guess: float = 0.0
+    lambda2_guess: float = 0.1
+    learning_rate: float = 2e-3
+    final_learning_rate: float = 1e-4
+    adam_steps: int = 4000
+    lbfgs_steps: int = 50_000
+    seed: int = 0
+
+
+def adam_with_decay(model: nn.Module, recipe: InverseRecipe) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.ExponentialLR]:
+    """Return Adam and a scheduler that decays its learning rate as ``recipe`` sets, once per step."""
+    adam = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate)
+    decay = (recipe.final_learning_rate / recipe.learning_rate) ** (1 / max(recipe.adam_steps, 1))
+    return adam, torch.optim.lr_scheduler.ExponentialLR(adam, gamma=decay)
+
+
 def lbfgs(parameters: Iterable[torch.Tensor], history_size: int = 50) -> torch.optim.LBFGS:
     """Return L-BFGS with a strong Wolfe line search, one iteration per ``step`` call.
 
@@ -554,7 +582,9 @@ def evaluate(model: NavierStokesPINN, dataset: xr.Dataset, time_indices: Sequenc
 __all__ = [
     "COORDINATES",
     "DERIVATIVES",
+    "InverseRecipe",
     "Samples",
+    "adam_with_decay",
     "NavierStokesPINN",
     "autograd_derivatives",
     "derivative_plan",
