@@ -82,9 +82,7 @@ class Run:
         recipe = self.recipe
         ml4es.seed_everything(recipe.seed)
         self.samples = ns.sample_wake(self.dataset, n=recipe.samples, noise=NOISE[self.case], seed=recipe.seed)
-        self.model = ns.NavierStokesPINN(
-            ns.domain_bounds(self.dataset), recipe.width, recipe.depth, recipe.lambda1_guess, recipe.lambda2_guess
-        )
+        self.model = ns.network_from_recipe(ns.domain_bounds(self.dataset), recipe)
         self.adam, self.scheduler = ns.adam_with_decay(self.model, recipe)
         self.lbfgs = ns.lbfgs(self.model.parameters())
         self.loss_fn = ns.loss_function(self.model, self.samples, compile=not arguments.no_compile)

@@ -218,8 +218,6 @@ def test_sample_wake_needs_variables():
 def test_network_rejects_bad_arguments():
     with pytest.raises(ValueError, match="network size"):
         ns.NavierStokesPINN(BOUNDS, width=0)
-    with pytest.raises(ValueError, match="lambda2_guess"):
-        ns.NavierStokesPINN(BOUNDS, lambda2_guess=0.0)
     with pytest.raises(ValueError, match="min < max"):
         ns.NavierStokesPINN({**BOUNDS, "x": (2.0, 2.0)})
     with pytest.raises(ValueError, match="no entry"):
@@ -366,3 +364,44 @@ def test_pressure_checker_hints():
 def test_least_squares_recovers_vortex():
     d = checks.probe_derivatives(checks.TaylorGreenVortex(0.02))
     assert torch.allclose(checks.least_squares_lambdas(d), torch.tensor([1.0, 0.02], dtype=torch.float64), atol=1e-10)
+
+
+# --- shipped weights --------------------------------------------------------------------------------
+
+
+def shipped_record() -> dict:
+    return json.loads((resources.files("ml4es") / "weights" / "ns_inverse_pinn.json").read_text())
+
+
+def test_shipped_weights_small_and_recorded():
+    folder = resources.files("ml4es") / "weights"
+    with resources.as_file(folder / "ns_inverse_pinn.pt") as path:
+        assert path.stat().st_size < 5 * 2**20
+        weights = torch.load(path, weights_only=True)
+    record = shipped_record()
+    assert set(weights) == {"clean", "noisy"}
+    for case in ("clean", "noisy"):
+        entry = record["cases"][case]
+        assert entry["command"].startswith("python scripts/train_ns_inverse_pinn.py")
+        assert entry["train_seconds"] > 0
+        for name in ("lambda1_error", "lambda2_error", "u_error", "v_error", "p_error"):
+            assert name in entry["metrics"], f"{case}: {name} missing"
+        model = ns.NavierStokesPINN(BOUNDS)
+        model.load_state_dict(weights[case])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["clean", "noisy"])
+def test_shipped_weights_reproduce_metrics(case):
+    # Reads the production wake from the cache, or simulates it (minutes).
+    from ml4es.flows import wake_dataset
+
+    dataset = wake_dataset(progress=False)
+    with resources.as_file(resources.files("ml4es") / "weights" / "ns_inverse_pinn.pt") as path:
+        state = torch.load(path, weights_only=True)[case]
+    model = ns.NavierStokesPINN(ns.domain_bounds(dataset))
+    model.load_state_dict(state)
+    measured = ns.evaluate(model, dataset)
+    recorded = shipped_record()["cases"][case]["metrics"]
+    for name in ("lambda1", "lambda2", "u_error", "v_error", "p_error"):
+        assert measured[name] == pytest.approx(recorded[name], rel=1e-4), name

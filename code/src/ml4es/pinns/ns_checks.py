@@ -77,10 +77,10 @@ def _pair(answer: Any, name: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return first, second
 
 
-# --- Exercise 1: the residuals f and g ----------------------------------------------------------
+# --- Exercise 2: the residuals f and g ----------------------------------------------------------
 
 
-@checker("Exercise 1 (residuals f and g)")
+@checker("Exercise 2 (residuals f and g)")
 def check_residuals(residuals: Any) -> str:
     """Compare ``residuals(d, lambda1, lambda2)`` with the reference on a random network and the vortex."""
     d = probe_derivatives()
@@ -134,10 +134,10 @@ def _diagnose_residuals(f: torch.Tensor, g: torch.Tensor, d: dict[str, torch.Ten
                 raise CheckFailed(hint)
 
 
-# --- Exercise 2: velocities from the stream function ----------------------------------------------
+# --- Exercise 1: velocities from the stream function ----------------------------------------------
 
 
-@checker("Exercise 2 (velocities from the stream function)")
+@checker("Exercise 1 (velocities from the stream function)")
 def check_velocities(velocities: Any) -> str:
     """Compare ``velocities(model, t, x, y)`` with u = psi_y, v = -psi_x on a random network."""
     model = probe_model()
