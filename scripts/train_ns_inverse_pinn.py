@@ -19,9 +19,11 @@ Usage: python scripts/train_ns_inverse_pinn.py --case clean [--max-minutes 60] [
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
 import sys
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -157,13 +159,24 @@ class Run:
 
 
 def write_weights(run: Run, final: bool) -> None:
-    """Store the case's weights and record in the shared weights file and its JSON record."""
+    """Store the case's weights and record in the shared weights file and its JSON record.
+
+    The clean and noisy cases may run at the same time, so the read-modify-write of the two
+    files holds an exclusive lock on a file in the system's temporary folder.
+    """
+    metrics = ns.evaluate(run.model, run.dataset) if final else ns.lambda_errors(run.model, run.reynolds)
+    WEIGHTS.mkdir(parents=True, exist_ok=True)
+    with open(Path(tempfile.gettempdir()) / "ns_inverse_pinn.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        update_weights(run, final, metrics)
+
+
+def update_weights(run: Run, final: bool, metrics: dict) -> None:
     weights_path = WEIGHTS / "ns_inverse_pinn.pt"
     record_path = WEIGHTS / "ns_inverse_pinn.json"
     weights = torch.load(weights_path, weights_only=True) if weights_path.is_file() else {}
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
 
-    metrics = ns.evaluate(run.model, run.dataset) if final else ns.lambda_errors(run.model, run.reynolds)
     weights[run.case] = run.model.state_dict()
     record.setdefault("description", "PINN (psi, p) = N(t, x, y) for the cylinder wake at Re = 100, lambda1 and lambda2 learnt")
     record.setdefault("network", {"width": run.model.width, "depth": run.model.depth, "dtype": "float32"})
@@ -184,7 +197,6 @@ def write_weights(run: Run, final: bool) -> None:
         ),
         "log": run.log,
     }
-    WEIGHTS.mkdir(parents=True, exist_ok=True)
     torch.save(weights, weights_path)
     record_path.write_text(json.dumps(record, indent=2) + "\n")
 

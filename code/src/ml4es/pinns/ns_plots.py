@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib import animation
 import numpy as np
 import xarray as xr
 
@@ -32,6 +33,44 @@ def wake_overview(dataset: xr.Dataset, time_index: int = 0) -> plt.Figure:
     plot_field(concentration.values, _extent(concentration), ax=right, title=f"Passive scalar at t = {time:.1f} D/U", xlabel=X_LABEL, ylabel=Y_LABEL, colorbar_label="c")
     figure.tight_layout()
     return figure
+
+
+def wake_animation(dataset: xr.Dataset, time_indices: Sequence[int], interval_ms: int = 150) -> animation.FuncAnimation:
+    """Return an animation of the vorticity and the passive scalar over the snapshots ``time_indices``.
+
+    Show it in a notebook with ``HTML(result.to_jshtml())``, which embeds every frame, so the page
+    plays it without a kernel.
+    """
+    indices = list(time_indices)
+    omega = vorticity(dataset.isel(time=indices))
+    concentration = dataset["c"].isel(time=indices)
+    limit = float(np.abs(omega).max())
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2), dpi=50)
+    images = [
+        left.imshow(omega[0].values, origin="lower", extent=_extent(omega), aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit),
+        right.imshow(concentration[0].values, origin="lower", extent=_extent(concentration), aspect="auto", vmin=0.0, vmax=float(concentration.max())),
+    ]
+    figure.colorbar(images[0], ax=left).set_label("ω (U/D)")
+    figure.colorbar(images[1], ax=right).set_label("c")
+    for ax, name in ((left, "Vorticity"), (right, "Passive scalar")):
+        ax.set_xlabel(X_LABEL)
+        ax.set_ylabel(Y_LABEL)
+        ax.set_title(name)
+        ax.grid(False)
+    figure.tight_layout()
+
+    def draw(frame: int):
+        images[0].set_data(omega[frame].values)
+        images[1].set_data(concentration[frame].values)
+        time = float(dataset["time"][indices[frame]])
+        left.set_title(f"Vorticity at t = {time:.1f} D/U")
+        right.set_title(f"Passive scalar at t = {time:.1f} D/U")
+        return images
+
+    result = animation.FuncAnimation(figure, draw, frames=len(indices), interval=interval_ms, blit=False)
+    # Closed so that the notebook does not also show the first frame as a static figure.
+    plt.close(figure)
+    return result
 
 
 def sample_locations(samples: Samples, dataset: xr.Dataset, time_index: int = 0) -> plt.Figure:
@@ -101,4 +140,4 @@ def lambda_convergence(log: Sequence[Mapping], title: str = "Convergence of the 
     return figure
 
 
-__all__ = ["compare_fields", "lambda_convergence", "sample_locations", "wake_overview"]
+__all__ = ["compare_fields", "lambda_convergence", "sample_locations", "wake_animation", "wake_overview"]
