@@ -1,0 +1,282 @@
+"""Checkers for the exercises of the chapter on discovering the Navier–Stokes equations."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ml4es.checks import CheckFailed, NotImplementedYet, as_tensor, assert_close, call, checker, is_stub
+from ml4es.pinns import navier_stokes as ns
+
+PROBE_LAMBDAS = (0.93, 0.013)
+"""lambda1 and lambda2 unlike the true ones, so an answer that ignores its arguments fails."""
+
+PROBE_BOUNDS = {"t": (0.0, 2.0), "x": (1.0, 8.0), "y": (-2.0, 2.0)}
+
+
+class TaylorGreenVortex(nn.Module):
+    """The decaying Taylor–Green vortex: an exact Navier–Stokes solution with lambda1 = 1, lambda2 = nu.
+
+    psi = cos(x) cos(y) exp(-2 nu t), so u = -cos(x) sin(y) exp(-2 nu t),
+    v = sin(x) cos(y) exp(-2 nu t) and p = -(cos 2x + cos 2y) exp(-4 nu t) / 4.
+    """
+
+    def __init__(self, viscosity: float = 0.01):
+        super().__init__()
+        self.viscosity = viscosity
+
+    def forward(self, t: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        decay = torch.exp(-2 * self.viscosity * t)
+        psi = torch.cos(x) * torch.cos(y) * decay
+        p = -0.25 * (torch.cos(2 * x) + torch.cos(2 * y)) * decay**2
+        return psi, p
+
+
+def probe_model() -> ns.NavierStokesPINN:
+    """Return a small random float64 network, the same on every call, leaving the global seed alone."""
+    with torch.random.fork_rng():
+        torch.manual_seed(4321)
+        model = ns.NavierStokesPINN(PROBE_BOUNDS, width=12, depth=3, dtype=torch.float64)
+        with torch.no_grad():
+            for layer in [*model.hidden, model.output]:
+                layer.bias.normal_(0.0, 0.3)
+    return model
+
+
+def probe_points(n: int = 30, seed: int = 7) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Return ``n`` fixed points ``(t, x, y)`` inside the probe bounds, each ``(n, 1)`` float64."""
+    generator = torch.Generator().manual_seed(seed)
+    columns = []
+    for low, high in PROBE_BOUNDS.values():
+        columns.append(low + (high - low) * torch.rand(n, 1, generator=generator, dtype=torch.float64))
+    return columns[0], columns[1], columns[2]
+
+
+def probe_derivatives(model: nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """Return the derivatives of ``model`` (the probe network by default) at the probe points, detached."""
+    model = model or probe_model()
+    t, x, y = probe_points()
+    return {name: value.detach() for name, value in ns.autograd_derivatives(model, t, x, y).items()}
+
+
+def _pair(answer: Any, name: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Convert an answer that should be two ``(n, 1)`` tensors into two float64 tensors."""
+    if is_stub(answer):
+        raise NotImplementedYet
+    if not isinstance(answer, (tuple, list)) or len(answer) != 2:
+        kind = type(answer).__name__
+        raise CheckFailed(f"`{name}` should return two tensors (a tuple), but it returned {kind}.")
+    if any(is_stub(item) for item in answer):
+        raise NotImplementedYet
+    first = as_tensor(answer[0], f"the first value of {name}", shape=(n, 1))
+    second = as_tensor(answer[1], f"the second value of {name}", shape=(n, 1))
+    return first, second
+
+
+# --- Exercise 2: the residuals f and g ----------------------------------------------------------
+
+
+@checker("Exercise 2 (residuals f and g)")
+def check_residuals(residuals: Any) -> str:
+    """Compare ``residuals(d, lambda1, lambda2)`` with the reference on a random network and the vortex."""
+    d = probe_derivatives()
+    n = d["psi"].shape[0]
+    lambda1, lambda2 = PROBE_LAMBDAS
+    answer = call(residuals, dict(d), lambda1, lambda2, name="residuals")
+    f, g = _pair(answer, "residuals(d, lambda1, lambda2)", n)
+
+    expected_f, expected_g = ns.residuals(d, lambda1, lambda2)
+    _diagnose_residuals(f, g, d)
+    error_f = assert_close(f, expected_f, "f", rtol=1e-6, atol=1e-9)
+    error_g = assert_close(g, expected_g, "g", rtol=1e-6, atol=1e-9)
+
+    viscosity = 0.01
+    exact = probe_derivatives(TaylorGreenVortex(viscosity))
+    f_exact, g_exact = _pair(call(residuals, dict(exact), 1.0, viscosity, name="residuals"), "residuals of the vortex", n)
+    largest = float(torch.cat([f_exact, g_exact]).abs().max())
+    if largest > 1e-9:
+        raise CheckFailed(
+            f"on the Taylor–Green vortex, an exact solution with lambda1 = 1 and lambda2 = {viscosity}, "
+            f"the residuals should vanish, but yours reach {largest:.3g}."
+        )
+    return f"f and g match to {max(error_f, error_g):.1e}, and they vanish on the Taylor–Green vortex ({largest:.1e})."
+
+
+def _diagnose_residuals(f: torch.Tensor, g: torch.Tensor, d: dict[str, torch.Tensor]) -> None:
+    """Raise a specific hint when ``f`` or ``g`` matches a common mistake."""
+    lambda1, lambda2 = PROBE_LAMBDAS
+    u, v = d["psi_y"], -d["psi_x"]
+    u_t, u_x, u_y = d["psi_ty"], d["psi_xy"], d["psi_yy"]
+    v_t, v_x, v_y = -d["psi_tx"], -d["psi_xx"], -d["psi_xy"]
+    laplacian_u = d["psi_xxy"] + d["psi_yyy"]
+    laplacian_v = -(d["psi_xxx"] + d["psi_xyy"])
+    mistakes_f = [
+        (u_t + lambda1 * (u * u_x + v * u_y) - d["p_x"] - lambda2 * laplacian_u, "the pressure term of f has the wrong sign: the equation has -p_x on the right, so f contains +p_x."),
+        (u_t + lambda1 * (u * u_x + v * u_y) + d["p_x"] + lambda2 * laplacian_u, "the viscous term of f has the wrong sign: f = u_t + lambda1 (u u_x + v u_y) + p_x - lambda2 (u_xx + u_yy)."),
+        (u_t + (u * u_x + v * u_y) + d["p_x"] - lambda2 * laplacian_u, "the advection term of f is missing the factor lambda1."),
+        (u_t + lambda1 * (u * u_x + v * u_y) + d["p_x"] - laplacian_u, "the viscous term of f is missing the factor lambda2."),
+        (u_t + lambda1 * (u * u_x + v * u_y) + d["p_x"] - 0.01 * laplacian_u, "you used lambda2 = 1/Re instead of the `lambda2` argument."),
+        (d["psi_tx"] + lambda1 * (u * u_x + v * u_y) + d["p_x"] - lambda2 * laplacian_u, "u_t is psi_ty (u = psi_y), not psi_tx."),
+    ]
+    mistakes_g = [
+        (v_t + lambda1 * (u * v_x + v * v_y) - d["p_y"] - lambda2 * laplacian_v, "the pressure term of g has the wrong sign: g contains +p_y."),
+        (-v_t + lambda1 * (u * v_x + v * v_y) + d["p_y"] - lambda2 * laplacian_v, "v_t has the wrong sign: v = -psi_x, so v_t = -psi_tx."),
+        (v_t + lambda1 * (u * v_x + v * v_y) + d["p_y"] + lambda2 * laplacian_v, "the Laplacian of v has the wrong sign: v = -psi_x, so v_xx + v_yy = -(psi_xxx + psi_xyy)."),
+        (v_t + lambda1 * (u * v_x + v * v_y) + d["p_x"] - lambda2 * laplacian_v, "g needs the pressure gradient in y, p_y, not p_x."),
+    ]
+    for values, mistakes in ((f, mistakes_f), (g, mistakes_g)):
+        for candidate, hint in mistakes:
+            if torch.allclose(values, candidate.double(), rtol=1e-6, atol=1e-9):
+                raise CheckFailed(hint)
+
+
+# --- Exercise 1: velocities from the stream function ----------------------------------------------
+
+
+@checker("Exercise 1 (velocities from the stream function)")
+def check_velocities(velocities: Any) -> str:
+    """Compare ``velocities(model, t, x, y)`` with u = psi_y, v = -psi_x on a random network."""
+    model = probe_model()
+    t, x, y = probe_points()
+    n = t.shape[0]
+    answer = call(velocities, model, t.clone(), x.clone(), y.clone(), name="velocities")
+    u, v = _pair(answer, "velocities(model, t, x, y)", n)
+
+    d = probe_derivatives(model)
+    mistakes = [
+        ((d["psi_x"], -d["psi_y"]), "u and v are swapped: u = psi_y and v = -psi_x."),
+        ((-d["psi_y"], d["psi_x"]), "both signs are wrong: u = +psi_y and v = -psi_x."),
+        ((d["psi_y"], d["psi_x"]), "v has the wrong sign: v = -psi_x."),
+        ((d["psi_x"], d["psi_y"]), "u = psi_y and v = -psi_x: differentiate psi with respect to y for u and to x for v."),
+    ]
+    for (candidate_u, candidate_v), hint in mistakes:
+        if torch.allclose(u, candidate_u, rtol=1e-6, atol=1e-9) and torch.allclose(v, candidate_v, rtol=1e-6, atol=1e-9):
+            raise CheckFailed(hint)
+    error = max(
+        assert_close(u, d["psi_y"], "u", rtol=1e-6, atol=1e-9),
+        assert_close(v, -d["psi_x"], "v", rtol=1e-6, atol=1e-9),
+    )
+
+    # Continuity holds whatever the network: u_x + v_y = psi_yx - psi_xy = 0.
+    vortex_u, vortex_v = _pair(call(velocities, TaylorGreenVortex(), t.clone(), x.clone(), y.clone(), name="velocities"), "velocities of the vortex", n)
+    decay = torch.exp(-0.02 * t)
+    assert_close(vortex_u, -torch.cos(x) * torch.sin(y) * decay, "u of the Taylor–Green vortex", rtol=1e-6, atol=1e-9)
+    assert_close(vortex_v, torch.sin(x) * torch.cos(y) * decay, "v of the Taylor–Green vortex", rtol=1e-6, atol=1e-9)
+    return f"u and v match psi_y and -psi_x to {error:.1e}, and the Taylor–Green vortex's velocities are right."
+
+
+# --- Exercise 3: the pressure error with the mean removed -----------------------------------------
+
+
+def _pressure_fields(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Return a reference pressure ``(time, y, x)`` and a prediction with a different offset per snapshot."""
+    generator = np.random.default_rng(seed)
+    reference = generator.standard_normal((4, 5, 6)) * 0.2
+    offsets = np.array([0.3, -0.5, 1.1, 0.05]).reshape(-1, 1, 1)
+    predicted = reference + offsets + 0.01 * generator.standard_normal(reference.shape)
+    return predicted, reference
+
+
+def _reference_pressure_error(predicted: np.ndarray, reference: np.ndarray) -> float:
+    predicted = predicted - predicted.mean(axis=(1, 2), keepdims=True)
+    reference = reference - reference.mean(axis=(1, 2), keepdims=True)
+    return float(np.linalg.norm(predicted - reference) / np.linalg.norm(reference))
+
+
+@checker("Exercise 3 (pressure error up to a constant)")
+def check_pressure_error(pressure_error: Any) -> str:
+    """Compare ``pressure_error(p_predicted, p_true)`` on arrays ``(time, y, x)`` with the reference."""
+    predicted, reference = _pressure_fields()
+    answer = call(pressure_error, predicted.copy(), reference.copy(), name="pressure_error")
+    value = float(as_tensor(answer, "pressure_error(p_predicted, p_true)").reshape(-1)[0]) if not is_stub(answer) else None
+    if value is None:
+        raise NotImplementedYet
+    if as_tensor(answer, "pressure_error(p_predicted, p_true)").numel() != 1:
+        raise CheckFailed("`pressure_error` should return one number, the relative L2 error over all snapshots.")
+
+    expected = _reference_pressure_error(predicted, reference)
+    no_removal = float(np.linalg.norm(predicted - reference) / np.linalg.norm(reference))
+    global_removal = float(
+        np.linalg.norm((predicted - predicted.mean()) - (reference - reference.mean())) / np.linalg.norm(reference - reference.mean())
+    )
+    centred = reference - reference.mean(axis=(1, 2), keepdims=True)
+    wrong_denominator = float(np.linalg.norm(predicted - predicted.mean(axis=(1, 2), keepdims=True) - centred) / np.linalg.norm(reference))
+    mistakes = [
+        (no_removal, "the error still contains the pressure offset: subtract each snapshot's spatial mean from both fields first."),
+        (global_removal, "you removed one mean over all snapshots, but the offset of the pressure may change with time: remove the mean over x and y of each snapshot."),
+        (wrong_denominator, "divide by the norm of the reference with its mean removed as well."),
+        (expected**2, "that is the squared relative error: take the square root (a ratio of norms, not of sums of squares)."),
+    ]
+    for candidate, hint in mistakes:
+        if math.isclose(value, candidate, rel_tol=1e-6) and not math.isclose(value, expected, rel_tol=1e-6):
+            raise CheckFailed(hint)
+    if not math.isclose(value, expected, rel_tol=1e-6):
+        raise CheckFailed(f"the error is {value:.6g}, expected {expected:.6g} (without removing the means it would be {no_removal:.3g}).")
+
+    # xarray inputs, as the chapter passes them, must give the same number.
+    import xarray as xr
+
+    dims = ("time", "y", "x")
+    as_data_array = call(pressure_error, xr.DataArray(predicted, dims=dims), xr.DataArray(reference, dims=dims), name="pressure_error")
+    value_xarray = float(as_tensor(np.asarray(as_data_array), "pressure_error on xarray inputs").reshape(-1)[0])
+    if not math.isclose(value_xarray, expected, rel_tol=1e-6):
+        raise CheckFailed(f"on xarray.DataArray inputs of dims {dims} the error is {value_xarray:.6g}, expected {expected:.6g}.")
+    return f"The error is {value:.4g}; without removing the means it would be {no_removal:.3g}."
+
+
+# --- Exercise 4: lambdas by least squares from the network's derivatives ------------------------
+
+
+@checker("Exercise 4 (lambdas by least squares)")
+def check_least_squares_lambdas(fit_lambdas: Any) -> str:
+    """Compare ``fit_lambdas(d)`` with the least-squares lambda1, lambda2 on the vortex and a random network."""
+    viscosity = 0.01
+    exact = probe_derivatives(TaylorGreenVortex(viscosity))
+    answer = call(fit_lambdas, dict(exact), name="fit_lambdas")
+    values = as_tensor(answer, "fit_lambdas(d)", shape=(2,))
+    if not torch.allclose(values, torch.tensor([1.0, viscosity], dtype=torch.float64), rtol=1e-6, atol=1e-9):
+        raise CheckFailed(
+            f"on the Taylor–Green vortex the fit should give lambda1 = 1 and lambda2 = {viscosity}, but yours gives "
+            f"{values[0].item():.6g} and {values[1].item():.6g}."
+        )
+
+    d = probe_derivatives()
+    expected = least_squares_lambdas(d)
+    values = as_tensor(call(fit_lambdas, dict(d), name="fit_lambdas"), "fit_lambdas(d)", shape=(2,))
+    if not torch.allclose(values, expected, rtol=1e-5, atol=1e-9):
+        raise CheckFailed(
+            f"on a random network the fit gives {values.tolist()}, expected {expected.tolist()}: stack the x and y "
+            "equations into one least-squares problem with two columns (advection and Laplacian)."
+        )
+    return "Your fit recovers the Taylor–Green vortex's lambdas exactly and matches the reference on a random network."
+
+
+def least_squares_lambdas(d: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Return (lambda1, lambda2) that minimise the sum of f^2 + g^2 for fixed derivatives ``d``.
+
+    The residuals are linear in the lambdas, f = a_f - lambda1 b_f + lambda2 c_f with
+    a = u_t + p_x, b = -(u u_x + v u_y), c = -(u_xx + u_yy), and likewise for g, so the
+    minimiser solves a 2 x 2 least-squares problem.
+    """
+    d = {name: value.detach().double() for name, value in d.items()}
+    zero_f, zero_g = ns.residuals(d, 0.0, 0.0)
+    advection_f, advection_g = (a - b for a, b in zip(ns.residuals(d, 1.0, 0.0), (zero_f, zero_g)))
+    viscous_f, viscous_g = (a - b for a, b in zip(ns.residuals(d, 0.0, 1.0), (zero_f, zero_g)))
+    design = torch.cat([torch.cat([advection_f, viscous_f], dim=1), torch.cat([advection_g, viscous_g], dim=1)])
+    target = -torch.cat([zero_f, zero_g])
+    return torch.linalg.lstsq(design, target).solution.reshape(2)
+
+
+__all__ = [
+    "TaylorGreenVortex",
+    "check_least_squares_lambdas",
+    "check_pressure_error",
+    "check_residuals",
+    "check_velocities",
+    "least_squares_lambdas",
+    "probe_model",
+]
