@@ -82,3 +82,18 @@ def plot_field(
     ax.set_ylabel(ylabel)
     ax.grid(False)
     return ax
+
+
+def show_in_output(output, figure) -> None:
+    """Make an ipywidgets ``Output`` show ``figure`` alone, then close the figure.
+
+    The figure goes into the widget's ``outputs`` directly instead of being drawn inside
+    ``with output:``. Drawing inside the context routes the cell's messages through the widget,
+    and notebook runners (nbclient, as used by the book build and the tests) then sometimes wait
+    out the whole cell timeout although the kernel has finished.
+    """
+    from IPython.core.interactiveshell import InteractiveShell
+
+    data, metadata = InteractiveShell.instance().display_formatter.format(figure)
+    output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
+    plt.close(figure)

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ml4es.dynamics import metrics
-from ml4es.plotting import DIVERGING_CMAP
+from ml4es.plotting import DIVERGING_CMAP, show_in_output
 
 TIME_LABEL = "time (model time units)"
 LYAPUNOV_LABEL = "time (Lyapunov times)"
@@ -142,10 +142,7 @@ def forecast_explorer(truth: np.ndarray, forecasts: Mapping[str, np.ndarray], dt
     output = widgets.Output()
 
     def redraw(change=None) -> None:
-        with output:
-            output.clear_output(wait=True)
-            plot_forecast_case(truth, forecasts, dt, climate_std, case.value, point.value)
-            plt.show()
+        show_in_output(output, plot_forecast_case(truth, forecasts, dt, climate_std, case.value, point.value))
 
     case.observe(redraw, names="value")
     point.observe(redraw, names="value")

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ml4es.gp import emulator
+from ml4es.plotting import show_in_output
 
 Z_95 = 1.959964
 CO2_LABEL = "CO$_2$ (ppm)"
@@ -172,12 +173,10 @@ def posterior_explorer(x_train: torch.Tensor, y_train: torch.Tensor, x_test: tor
         noise = noise_std.value**2
         mean, variance = by_hand.posterior(x_train, y_train, x_test, lengthscale.value, 1.0, noise)
         lml = float(by_hand.log_marginal_likelihood(x_train, y_train, lengthscale.value, 1.0, noise))
-        with output:
-            output.clear_output(wait=True)
-            _, ax = plt.subplots(figsize=(6.4, 3.6))
-            title = f"length scale {lengthscale.value:.2f}, noise std {noise_std.value:.2f}: LML {lml:.2f} nats"
-            plot_posterior(x_train, y_train, x_test, mean, variance.clamp_min(0).sqrt(), ax=ax, title=title)
-            plt.show()
+        figure, ax = plt.subplots(figsize=(6.4, 3.6))
+        title = f"length scale {lengthscale.value:.2f}, noise std {noise_std.value:.2f}: LML {lml:.2f} nats"
+        plot_posterior(x_train, y_train, x_test, mean, variance.clamp_min(0).sqrt(), ax=ax, title=title)
+        show_in_output(output, figure)
 
     lengthscale.observe(redraw, names="value")
     noise_std.observe(redraw, names="value")

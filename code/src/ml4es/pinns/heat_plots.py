@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ml4es.pinns import heat
-from ml4es.plotting import plot_field
+from ml4es.plotting import plot_field, show_in_output
 
 T_LABEL = "time t (units of T)"
 X_LABEL = "position x (units of L)"
@@ -117,11 +117,9 @@ def profile_explorer(model: Callable, alpha: float = heat.ALPHA):
     output = widgets.Output()
 
     def redraw(change=None) -> None:
-        with output:
-            output.clear_output(wait=True)
-            _, ax = plt.subplots(figsize=(6.4, 3.6))
-            plot_profiles(model, times=(slider.value,), alpha=alpha, ax=ax)
-            plt.show()
+        figure, ax = plt.subplots(figsize=(6.4, 3.6))
+        plot_profiles(model, times=(slider.value,), alpha=alpha, ax=ax)
+        show_in_output(output, figure)
 
     slider.observe(redraw, names="value")
     redraw()
