@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from ml4es.plotting import show_in_output  # noqa: E402
 
 
-def test_show_in_output_replaces_the_widget_content_and_closes_the_figure():
+def test_show_in_output_replaces_content():
     output = widgets.Output()
     output.outputs = ({"output_type": "stream", "name": "stdout", "text": "old"},)
     figure, ax = plt.subplots()
