@@ -107,7 +107,7 @@ def test_colourise_paints_classes_and_rejects_bad_labels():
         camvid_plots.colourise(np.array([[2]]), colours)
 
 
-# Checkers: right code passes, wrong code fails with a sentence, stubs say "not implemented".
+# Checkers: right code passes, wrong code fails with a sentence, and a stub gives "not implemented yet".
 
 
 def _stub(*args):

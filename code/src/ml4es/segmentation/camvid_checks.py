@@ -90,9 +90,9 @@ def check_iou(iou_per_class: Any) -> str:
         try:
             answer = torch.as_tensor(answer.detach().cpu() if isinstance(answer, torch.Tensor) else answer, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError) as error:
-            raise CheckFailed(f"iou_per_class should return a tensor of 4 numbers, got {type(answer).__name__} ({error}).") from error
+            raise CheckFailed(f"iou_per_class gave {type(answer).__name__} ({error}); expected a tensor of 4 numbers.") from error
         if answer.shape != (4,):
-            raise CheckFailed(f"iou_per_class returned shape {tuple(answer.shape)}; expected one IoU per class, shape (4,).")
+            raise CheckFailed(f"iou_per_class gave shape {tuple(answer.shape)}; expected one IoU per class, shape (4,).")
         absent = torch.isnan(expected)
         if absent.any() and not torch.isnan(answer[absent]).all():
             value = float(answer[absent][0])

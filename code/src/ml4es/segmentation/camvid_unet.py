@@ -1,6 +1,6 @@
 """Train and evaluate a U-Net on CamVid street scenes at the chapter's resolution.
 
-The network sees RGB frames downscaled to 240 x 180 and returns 11 class scores per pixel; void
+The network takes RGB frames downscaled to 240 x 180 and returns 11 class scores per pixel; void
 pixels (label 11) count in neither the loss nor the metrics. Training draws random crops, flips
 them left to right and jitters brightness, contrast and saturation; the loss is cross-entropy
 weighted by median-frequency balancing, so that poles, signs and cyclists are not drowned by road
@@ -164,8 +164,9 @@ def train(
 def load_pretrained(model: nn.Module | None = None) -> tuple[nn.Module, dict]:
     """Load the shipped CamVid weights (``scripts/train_camvid_unet.py``) and their JSON record.
 
-    Pass ``model`` to load the weights into a network of your own with the same layer names
-    (the chapter's U-Net); by default a :class:`~ml4es.segmentation.unet.UNet` of the recipe's widths.
+    Pass ``model`` to load the weights into a network of your own with the same layer names, such
+    as the chapter's U-Net. Without it, the weights go into a
+    :class:`~ml4es.segmentation.unet.UNet` of the recipe's widths.
     """
     folder = resources.files("ml4es").joinpath("weights")
     try:
