@@ -1,8 +1,10 @@
 """Reproduce the pretrained CamVid U-Net and its record.
 
 Trains ``camvid_unet.CamVidRecipe`` on the 367 CamVid training frames at 240 x 180 and writes
-code/src/ml4es/weights/camvid_unet.pt and camvid_unet.json: the command, machine, time, and pixel
-accuracy, mean IoU and per-class IoU on the 101 validation frames. The best weights so far are
+code/src/ml4es/weights/camvid_unet.pt and camvid_unet.json: the command, machine, time, the class
+weights of the loss, and pixel accuracy, mean IoU and per-class IoU on the 101 validation frames,
+both from the network's raw predictions and with the class weights undone at prediction
+(``camvid_unet.predict``). The epoch is chosen by the raw mean IoU. The best weights so far are
 written after every evaluation, so an interrupted run still leaves its best model.
 
 Usage: python scripts/train_camvid_unet.py [--epochs N] [--threads N]
@@ -38,6 +40,7 @@ def main() -> int:
         recipe = dataclasses.replace(recipe, epochs=args.epochs)
     train_set = datasets.load_camvid("train")
     validation_set = datasets.load_camvid("val")
+    class_weights = camvid_unet.class_weights(train_set.labels, len(train_set.classes), train_set.ignore_index)
     start = time.perf_counter()
     best = {"mean_iou": -1.0}
     log: list[dict] = []
@@ -49,6 +52,7 @@ def main() -> int:
             return
         best.update(scores, epoch=epoch)
         torch.save(model.state_dict(), WEIGHTS / "camvid_unet.pt")
+        undone = camvid_unet.evaluate(model, validation_set, class_weights)
         document = {
             "description": "U-Net for CamVid street scenes (11 classes, void ignored) at 240 x 180",
             "command": " ".join(["python", *sys.argv]),
@@ -56,7 +60,9 @@ def main() -> int:
             "train_seconds": round(time.perf_counter() - start, 1),
             "recipe": dataclasses.asdict(recipe),
             "best_epoch": epoch,
+            "class_weights": class_weights.tolist(),
             "validation": {k: best[k] for k in ("pixel_accuracy", "mean_iou", "iou")},
+            "validation_class_weights_undone": {k: undone[k] for k in ("pixel_accuracy", "mean_iou", "iou")},
             "history": log,
         }
         (WEIGHTS / "camvid_unet.json").write_text(json.dumps(document, indent=2) + "\n")

@@ -51,6 +51,36 @@ def test_predict_rejects_wrong_shape():
         camvid_unet.predict(UNet(3, 11, (4, 8)), torch.rand(3, 20, 20))
 
 
+class FixedScores(nn.Module):
+    """A stand-in network whose class probabilities are the same at every pixel."""
+
+    def __init__(self, probabilities):
+        super().__init__()
+        self.register_buffer("logits", torch.log(torch.tensor(probabilities)).view(1, -1, 1, 1))
+
+    def forward(self, images):
+        return self.logits.expand(len(images), -1, *images.shape[2:])
+
+
+def test_predict_undoes_the_class_weights():
+    images = torch.rand(2, 3, 4, 5)
+    # Trained with weights (1, 4), the network says 0.3 for class 0 and 0.7 for class 1; without
+    # the weights the odds are 0.3 : 0.7 / 4, so class 0 is the more probable.
+    model = FixedScores([0.3, 0.7])
+    assert (camvid_unet.predict(model, images) == 1).all()
+    assert (camvid_unet.predict(model, images, class_weights=torch.tensor([1.0, 4.0])) == 0).all()
+    assert (camvid_unet.predict(model, images, class_weights=torch.tensor([1.0, 2.0])) == 1).all()
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [([1.0, -2.0], "positive weights"), ([[1.0, 2.0]], "1-D tensor"), ([1.0, 2.0, 3.0], "3 class weights")],
+)
+def test_predict_rejects_bad_class_weights(weights, message):
+    with pytest.raises(ValueError, match=message):
+        camvid_unet.predict(FixedScores([0.3, 0.7]), torch.rand(1, 3, 4, 4), class_weights=torch.tensor(weights))
+
+
 def test_training_lowers_the_loss_on_a_tiny_set():
     from ml4es.segmentation.datasets import CAMVID_CLASSES, CAMVID_COLOURS, SegmentationSet
 
@@ -66,7 +96,8 @@ def test_training_lowers_the_loss_on_a_tiny_set():
 
 def test_shipped_weights_load_with_their_record():
     record = json.loads(resources.files("ml4es").joinpath("weights", "camvid_unet.json").read_text())
-    for key in ("command", "machine", "train_seconds", "recipe", "best_epoch", "validation", "history"):
+    for key in ("command", "machine", "train_seconds", "recipe", "best_epoch", "class_weights", "validation",
+                "validation_class_weights_undone", "history"):
         assert key in record
     model, loaded = camvid_unet.load_pretrained()
     assert loaded == record
@@ -85,6 +116,21 @@ def test_shipped_weights_reach_the_recorded_scores(mirrored_data):
     scores = camvid_unet.evaluate(model, validation)
     assert scores["mean_iou"] == pytest.approx(record["validation"]["mean_iou"], abs=1e-4)
     assert scores["pixel_accuracy"] == pytest.approx(record["validation"]["pixel_accuracy"], abs=1e-4)
+    undone = camvid_unet.evaluate(model, validation, torch.tensor(record["class_weights"]))
+    assert undone["mean_iou"] == pytest.approx(record["validation_class_weights_undone"]["mean_iou"], abs=1e-4)
+    assert undone["pixel_accuracy"] == pytest.approx(record["validation_class_weights_undone"]["pixel_accuracy"], abs=1e-4)
+    # the chapter's targets
+    assert undone["mean_iou"] >= 0.50
+    assert undone["pixel_accuracy"] >= 0.85
+
+
+def test_recorded_class_weights_are_those_of_the_training_labels(mirrored_data):
+    from ml4es.segmentation import datasets
+
+    train = datasets.load_camvid("train", progress=False)
+    _, record = camvid_unet.load_pretrained()
+    expected = camvid_unet.class_weights(train.labels, len(train.classes), train.ignore_index)
+    assert record["class_weights"] == pytest.approx(expected.tolist(), rel=1e-6)
 
 
 def test_load_pretrained_names_the_missing_file(monkeypatch, tmp_path):

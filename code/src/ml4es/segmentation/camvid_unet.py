@@ -85,17 +85,42 @@ def normalise(images: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, batch: int = 8) -> torch.Tensor:
-    """Return the predicted class of each pixel (N x H x W) for RGB images in [0, 1]."""
+def predict(
+    model: nn.Module, images: torch.Tensor, batch: int = 8, class_weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Return the predicted class of each pixel (N x H x W) for RGB images in [0, 1].
+
+    ``class_weights`` are the weights of the cross-entropy the model was trained with. Weighting
+    class c by w_c during training multiplies the probability the network learns for c by w_c
+    (up to a normalisation), so subtracting log w_c from its log-probabilities undoes the
+    weighting: the prediction becomes the most probable class under the frequencies of the data.
+    """
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"expected images of shape (N, 3, H, W), got {tuple(images.shape)}")
+    offset = 0.0
+    if class_weights is not None:
+        class_weights = torch.as_tensor(class_weights, dtype=torch.float32)
+        if class_weights.ndim != 1 or not bool((class_weights > 0).all()):
+            raise ValueError(
+                f"class_weights must be a 1-D tensor of positive weights, one per class; got {class_weights.tolist()}"
+            )
+        offset = class_weights.log().view(1, -1, 1, 1)
     model.eval()
-    return torch.cat([model(normalise(images[i : i + batch])).argmax(1) for i in range(0, len(images), batch)])
+    scores = []
+    for i in range(0, len(images), batch):
+        logits = model(normalise(images[i : i + batch]))
+        if class_weights is not None and logits.shape[1] != offset.shape[1]:
+            raise ValueError(f"the model predicts {logits.shape[1]} classes but {offset.shape[1]} class weights were given")
+        scores.append((logits.log_softmax(1) - offset).argmax(1))
+    return torch.cat(scores)
 
 
-def evaluate(model: nn.Module, data: SegmentationSet) -> dict:
-    """Return pixel accuracy, mean IoU and per-class IoU of ``model`` on ``data``."""
-    predicted = predict(model, data.images)
+def evaluate(model: nn.Module, data: SegmentationSet, class_weights: torch.Tensor | None = None) -> dict:
+    """Return pixel accuracy, mean IoU and per-class IoU of ``model`` on ``data``.
+
+    ``class_weights``, if given, are undone at prediction (see :func:`predict`).
+    """
+    predicted = predict(model, data.images, class_weights=class_weights)
     matrix = metrics.confusion_matrix(predicted, data.labels, len(data.classes), data.ignore_index)
     return {
         "pixel_accuracy": metrics.pixel_accuracy(matrix),
