@@ -51,11 +51,26 @@ def test_setup_derived_parameters():
         ({"reynolds": float("nan")}, "invalid reynolds=nan"),
         ({"diameter": float("nan")}, "invalid diameter=nan"),
         ({"upstream": float("inf")}, "invalid upstream=inf"),
+        ({"sponge": -1.0}, "sponge=-1.0 D must lie between 0"),
+        ({"sponge": 12.0}, "sponge=12.0 D must lie between 0"),
+        ({"sponge_strength": 1.5}, "sponge_strength=1.5 must lie in"),
     ],
 )
 def test_setup_rejects_bad_parameters(arguments, message):
     with pytest.raises(ValueError, match=message):
         lbm.CylinderSetup(**arguments)
+
+
+def test_sponge_rises_from_zero_to_its_strength_at_the_outlet():
+    setup = lbm.CylinderSetup(diameter=4, sponge=3.0, sponge_strength=0.2)
+    flow = lbm.CylinderFlow(setup)
+    _, ic = setup.centre
+    start = ic + round((setup.length - setup.upstream - setup.sponge) * setup.diameter)
+    assert (flow.sponge[:, : start + 1] == 0).all()
+    assert (flow.sponge[:, start + 1 :] > 0).all()
+    assert float(flow.sponge[0, -1]) == pytest.approx(0.2 * (1 - 1 / (3 * 4)) ** 2, rel=1e-5)
+    assert (torch.diff(flow.sponge[0]) >= 0).all()
+    assert (lbm.CylinderFlow(lbm.CylinderSetup(diameter=4)).sponge == 0).all()
 
 
 # --- lattice ------------------------------------------------------------------------------------
@@ -288,6 +303,7 @@ def test_production_wake_obeys_navier_stokes():
     fit = validation.fit_navier_stokes(data)
     assert fit.lambda1 == pytest.approx(1.0, rel=0.01)
     assert fit.lambda2 == pytest.approx(0.01, rel=0.01)
-    assert validation.relative_divergence(data) < 0.08
+    # Sound waves are compressible: without the sponge, the divergence was 0.054 of u_x.
+    assert validation.relative_divergence(data) < 0.01
     assert 0.17 < data.attrs["strouhal_number"] < 0.19
     assert 1.5 < data.attrs["mean_drag_coefficient"] < 1.8

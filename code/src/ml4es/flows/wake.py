@@ -43,6 +43,7 @@ def wake_dataset(
     height: float = 8.0,
     length: float = 16.0,
     upstream: float = 4.0,
+    sponge: float = 3.0,
     x_range: tuple[float, float] = WAKE_REGION["x"],
     y_range: tuple[float, float] = WAKE_REGION["y"],
     cache: bool = True,
@@ -54,7 +55,9 @@ def wake_dataset(
     ``re`` and ``peclet`` are the Reynolds and Péclet numbers ``U D / nu`` and ``U D / kappa``;
     ``diameter`` is the cylinder's diameter in lattice nodes (the grid spacing is ``1/diameter``
     D); ``inflow`` is U in lattice units; ``height`` is the distance between the periodic sides
-    and ``length`` the domain's length, in D, the cylinder ``upstream`` D from the inlet.
+    and ``length`` the domain's length, in D, the cylinder ``upstream`` D from the inlet; the last
+    ``sponge`` D before the outlet damp sound waves (see :mod:`ml4es.flows.lbm`) and must lie
+    downstream of ``x_range``.
     Recording starts after ``spinup`` time units (D/U) and keeps one snapshot every
     ``snapshot_interval`` time units (rounded to whole lattice steps). ``compile`` uses
     ``torch.compile`` for the time step; by default it does so for runs of more than 1e9 node
@@ -66,7 +69,8 @@ def wake_dataset(
     # Check every argument before the simulation starts, because a NaN would otherwise show up
     # only as a diverged run.
     setup = CylinderSetup(
-        reynolds=re, peclet=peclet, diameter=diameter, inflow=inflow, upstream=upstream, length=length, height=height
+        reynolds=re, peclet=peclet, diameter=diameter, inflow=inflow, upstream=upstream, length=length, height=height,
+        sponge=sponge,
     )
     if isinstance(snapshots, bool) or not isinstance(snapshots, (int, np.integer)) or snapshots < 2:
         raise ValueError(f"invalid snapshots={snapshots!r}; expected an integer of at least 2")
@@ -78,6 +82,11 @@ def wake_dataset(
         raise ValueError(f"invalid x_range={x_range} or y_range={y_range}; expected finite bounds in D")
     if not (0 < x_range[0] < x_range[1] <= length - upstream - 1):
         raise ValueError(f"x_range {x_range} must lie behind the cylinder and 1 D before the outlet ({length - upstream} D)")
+    if x_range[1] > length - upstream - sponge + 1e-9:
+        raise ValueError(
+            f"x_range {x_range} reaches into the sponge, which starts {length - upstream - sponge:g} D behind the "
+            "cylinder: shorten x_range or the sponge"
+        )
     if not (-height / 2 <= y_range[0] < y_range[1] < height / 2):
         raise ValueError(f"y_range {y_range} must lie within the sides at +-{height / 2} D")
 
@@ -90,6 +99,7 @@ def wake_dataset(
         "height": float(height),
         "length": float(length),
         "upstream": float(upstream),
+        "sponge": float(sponge),
         "snapshots": int(snapshots),
         "snapshot_interval": float(snapshot_interval),
         "spinup": float(spinup),
