@@ -63,6 +63,10 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--log-every", type=int, default=200, help="steps between progress lines in the log (default 200)")
     parser.add_argument("--no-compile", action="store_true", help="do not use torch.compile on the loss")
     parser.add_argument("--resume", action="store_true", help="continue from the case's checkpoint")
+    parser.add_argument(
+        "--start-from", type=Path, default=None,
+        help="start from the case's weights in this weights file (with its JSON record beside it) instead of a fresh network",
+    )
     return parser.parse_args()
 
 
@@ -90,6 +94,7 @@ class Run:
         self.loss_fn = ns.loss_function(self.model, self.samples, compile=not arguments.no_compile)
         self.steps = {"Adam": 0, "L-BFGS": 0}
         self.log: list[dict] = []
+        self.earlier: list[dict] = []
         self.seconds_before = 0.0
         self.started = time.perf_counter()
         self.last_checkpoint = self.started
@@ -108,6 +113,7 @@ class Run:
             "lbfgs": self.lbfgs.state_dict(),
             "steps": self.steps,
             "log": self.log,
+            "earlier": self.earlier,
             "seconds": self.seconds,
         }
         temporary = self.checkpoint_path.with_suffix(".tmp")
@@ -123,8 +129,21 @@ class Run:
         self.lbfgs.load_state_dict(state["lbfgs"])
         self.steps = state["steps"]
         self.log = state["log"]
+        self.earlier = state.get("earlier", [])
         self.seconds_before = state["seconds"]
         logger.info("resumed %s from %s after %s", self.case, self.checkpoint_path, self.steps)
+
+    def start_from(self, path: Path) -> None:
+        """Load the case's weights from an earlier weights file and keep that run's record."""
+        weights = torch.load(path, weights_only=True)
+        if self.case not in weights:
+            raise KeyError(f"{path} holds no weights for the case {self.case!r}; it has {sorted(weights)}")
+        self.model.load_state_dict(weights[self.case])
+        record_path = path.with_suffix(".json")
+        if record_path.is_file():
+            earlier = json.loads(record_path.read_text())["cases"][self.case]
+            self.earlier = [*earlier.get("earlier_runs", []), {key: earlier[key] for key in ("command", "train_seconds", "steps", "recipe", "metrics")}]
+        logger.info("started %s from the weights in %s", self.case, path)
 
     def callback(self, phase: str, step: int, loss: float) -> bool:
         self.steps[phase] += 1
@@ -197,6 +216,8 @@ def update_weights(run: Run, final: bool, metrics: dict) -> None:
         ),
         "log": run.log,
     }
+    if run.earlier:
+        record["cases"][run.case]["earlier_runs"] = run.earlier
     torch.save(weights, weights_path)
     record_path.write_text(json.dumps(record, indent=2) + "\n")
 
@@ -209,6 +230,8 @@ def main() -> None:
     run = Run(arguments)
     if arguments.resume:
         run.load_checkpoint()
+    elif arguments.start_from is not None:
+        run.start_from(arguments.start_from)
     run.train()
     run.save_checkpoint()
     write_weights(run, final=True)
