@@ -142,7 +142,7 @@ class Run:
         record_path = path.with_suffix(".json")
         if record_path.is_file():
             earlier = json.loads(record_path.read_text())["cases"][self.case]
-            self.earlier = [*earlier.get("earlier_runs", []), {key: earlier[key] for key in ("command", "train_seconds", "steps", "recipe", "metrics")}]
+            self.earlier = [*earlier.get("earlier_runs", []), {key: earlier[key] for key in ("command", "train_seconds", "steps", "recipe", "metrics", "log") if key in earlier}]
         logger.info("started %s from the weights in %s", self.case, path)
 
     def callback(self, phase: str, step: int, loss: float) -> bool:

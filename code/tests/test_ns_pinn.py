@@ -405,3 +405,23 @@ def test_shipped_weights_reproduce_metrics(case):
     recorded = shipped_record()["cases"][case]["metrics"]
     for name in ("lambda1", "lambda2", "u_error", "v_error", "p_error"):
         assert measured[name] == pytest.approx(recorded[name], rel=1e-4), name
+
+
+def test_lambda_convergence_marks_the_restarts():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ml4es.pinns import ns_plots
+
+    log = [
+        {"phase": phase, "seconds": seconds, "loss": 1.0 / seconds, "lambda1_error": 0.1, "lambda2_error": 0.5}
+        for phase, seconds in (("Adam", 60), ("L-BFGS", 120), ("L-BFGS", 300), ("L-BFGS", 360))
+    ]
+    figure = ns_plots.lambda_convergence(log, restarts=[240.0])
+    left = figure.axes[0]
+    dashed = [line for line in left.get_lines() if line.get_linestyle() == "--"]
+    assert [line.get_xdata()[0] for line in dashed] == [4.0]
+    assert "new run" in [text.get_text() for text in left.get_legend().get_texts()]
+    plt.close(figure)

@@ -115,11 +115,14 @@ def compare_fields(reference: xr.Dataset, predicted: xr.Dataset, time_index: int
     return figure
 
 
-def lambda_convergence(log: Sequence[Mapping], title: str = "Convergence of the shipped training run") -> plt.Figure:
+def lambda_convergence(
+    log: Sequence[Mapping], title: str = "Convergence of the shipped training run", restarts: Sequence[float] = ()
+) -> plt.Figure:
     """Draw the relative errors of lambda1 and lambda2 and the loss against training time.
 
     ``log`` is the ``log`` list of a case in ``ns_inverse_pinn.json``: one entry every few hundred
-    steps with ``seconds``, ``loss``, ``lambda1_error`` and ``lambda2_error``.
+    steps with ``seconds``, ``loss``, ``lambda1_error`` and ``lambda2_error``. ``restarts`` are
+    the times in seconds where a new run started from the previous one's weights.
     """
     minutes = np.array([entry["seconds"] for entry in log]) / 60
     figure, (left, right) = plt.subplots(1, 2, figsize=(13, 3.8))
@@ -129,6 +132,8 @@ def lambda_convergence(log: Sequence[Mapping], title: str = "Convergence of the 
     for ax in (left, right):
         if switch:
             ax.axvline(switch[0], color="grey", linestyle=":", label="Adam → L-BFGS")
+        for index, seconds in enumerate(restarts):
+            ax.axvline(seconds / 60, color="black", linestyle="--", label="new run" if index == 0 else None)
         ax.set_xlabel("training time (minutes, 1 thread)")
     left.set_ylabel("relative error")
     left.set_title(title)
