@@ -1,10 +1,10 @@
 """Derivatives of a tanh MLP of (t, x, y), propagated forward in closed form (Taylor mode).
 
-A network made of ``hidden`` tanh layers and a linear ``output`` layer, with inputs mapped
-linearly to [-1, 1] by ``normalise``, has derivatives of every output with respect to the
-physical coordinates that can be carried forward layer by layer: each layer applies its weights
-to the value and to every derivative at once (one batched matrix product) and combines them
-through Faà di Bruno's formula for tanh. This is several times faster than nested
+The network is made of ``hidden`` tanh layers and a linear ``output`` layer, and ``normalise``
+maps its inputs linearly to [-1, 1]. The derivatives of every output with respect to the
+physical coordinates are carried forward layer by layer. Each layer applies its weights to the
+value and to every derivative at once (one batched matrix product) and combines them through
+Faà di Bruno's formula for tanh. This is several times faster than nested
 ``torch.autograd.grad`` calls for the second and third derivatives that PINN residuals need.
 :mod:`ml4es.pinns.navier_stokes` and :mod:`ml4es.pinns.hidden_fluid` both use it.
 """
@@ -24,7 +24,7 @@ COORDINATES = ("t", "x", "y")
 
 
 class TanhNetwork(Protocol):
-    """What :func:`mlp_derivatives` needs of a model: tanh layers, a linear output, the input map."""
+    """Interface that :func:`mlp_derivatives` expects: tanh layers, a linear output and the input map."""
 
     hidden: nn.ModuleList
     output: nn.Linear
