@@ -47,6 +47,7 @@ def command() -> str:
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     recipe = hf.HiddenFluidRecipe()
+
     help_text = {
         "observations": "number of c samples drawn from the grid",
         "region": "where c is sampled: window or dye (c > 0.05)",
@@ -71,6 +72,7 @@ def parse_arguments() -> argparse.Namespace:
             f"--{field.name.replace('_', '-')}", type=kind, default=default, choices=choices,
             help=f"{help_text[field.name]} (default {default})",
         )
+
     parser.add_argument("--max-minutes", type=float, default=60.0, help="stop training after this many minutes (default 60)")
     parser.add_argument("--threads", type=int, default=1, help="number of CPU threads for PyTorch (default 1)")
     parser.add_argument("--checkpoint-dir", type=Path, default=Path("hfm_checkpoints"), help="folder of checkpoints (default ./hfm_checkpoints)")
@@ -179,7 +181,11 @@ class Run:
 
 def write_weights(run: Run, final: bool) -> None:
     """Write the weights and the record, with the errors over all snapshots when ``final``."""
-    metrics = hf.evaluate(run.model, run.dataset) if final else (run.log[-1] if run.log else {})
+    if final:
+        metrics = hf.evaluate(run.model, run.dataset)
+    else:
+        checked = [entry for entry in run.log if "u_error" in entry]
+        metrics = checked[-1] if checked else {}
     metrics = {name: value for name, value in metrics.items() if name.endswith("_error")}
     weights_path = run.arguments.output
     weights_path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,7 +221,8 @@ def main() -> None:
     run.train()
     run.save_checkpoint()
     write_weights(run, final=True)
-    logger.info("%s after %.0f s: %s", json.dumps(run.steps), run.seconds, json.dumps(json.loads(arguments.output.with_suffix(".json").read_text())["metrics"]))
+    record = json.loads(arguments.output.with_suffix(".json").read_text())
+    logger.info("%s after %.0f s: %s", json.dumps(run.steps), run.seconds, json.dumps(record["metrics"]))
 
 
 if __name__ == "__main__":
