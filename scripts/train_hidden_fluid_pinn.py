@@ -80,6 +80,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--log-every", type=int, default=500, help="steps between progress lines in the log (default 500)")
     parser.add_argument("--evaluate-every", type=int, default=2000, help="steps between quick error checks on 10 snapshots (default 2000)")
     parser.add_argument("--output", type=Path, default=WEIGHTS / "hidden_fluid_pinn.pt", help="weights file; the record goes beside it as .json")
+    parser.add_argument("--no-compile", action="store_true", help="do not use torch.compile on the loss")
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     return parser.parse_args()
 
@@ -166,7 +167,7 @@ class Run:
             hf.train(
                 self.model, self.observations, self.adam, remaining, self.reynolds, self.peclet,
                 batch_size=recipe.batch_size, collocation=recipe.collocation, data_weight=recipe.data_weight,
-                scheduler=self.scheduler, seed=recipe.seed + self.steps["Adam"], description="Adam",
+                scheduler=self.scheduler, seed=recipe.seed + self.steps["Adam"], compile=not self.arguments.no_compile, description="Adam",
                 progress=False, callback=self.callback,
             )
         remaining = recipe.lbfgs_steps - self.steps["L-BFGS"]
@@ -175,7 +176,8 @@ class Run:
             batch = self.observations.subset(torch.randperm(len(self.observations), generator=torch.Generator().manual_seed(recipe.seed))[:points])
             hf.train(
                 self.model, batch, self.lbfgs, remaining, self.reynolds, self.peclet,
-                data_weight=recipe.data_weight, description="L-BFGS", progress=False, callback=self.callback,
+                data_weight=recipe.data_weight, compile=not self.arguments.no_compile, description="L-BFGS",
+                progress=False, callback=self.callback,
             )
 
 

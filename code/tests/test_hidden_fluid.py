@@ -171,9 +171,9 @@ def test_loss_terms_keys_and_sum():
 # --- data -----------------------------------------------------------------------------------------
 
 
-def small_wake(snapshots: int = 6) -> xr.Dataset:
+def small_wake(snapshots: int = 6, start: float = 60.0, end: float = 61.0) -> xr.Dataset:
     """Return a small analytic data set shaped like the cylinder wake (the advected vortex)."""
-    time = np.linspace(60.0, 61.0, snapshots)
+    time = np.linspace(start, end, snapshots)
     y = np.linspace(-2.0, 2.0, 9)
     x = np.linspace(1.0, 8.0, 15)
     grid = [torch.as_tensor(value, dtype=torch.float64) for value in np.meshgrid(time, y, x, indexing="ij")]
@@ -439,6 +439,18 @@ def test_samples_checker_rejects_wrong_points():
     assert "data give" in checks.check_samples(swapped_axes, dataset, 100).message
     assert "shape" in checks.check_samples(wrong_count, dataset, 100).message
     assert "distinct" in checks.check_samples(repeated, dataset, 100).message
+
+
+def test_samples_checker_float32_edges():
+    # The wake's last time, 79.9025, rounds up in float32; the checker must still accept it.
+    dataset = small_wake(snapshots=3, start=79.7025, end=79.9025)
+    n = dataset["c"].size
+
+    def every_point(dataset, n):
+        return hf.sample_concentration(dataset, n, dtype=torch.float32)
+
+    verdict = checks.check_samples(every_point, dataset, n)
+    assert verdict.passed is True, verdict.message
 
 
 def test_samples_checker_accepts_regions():

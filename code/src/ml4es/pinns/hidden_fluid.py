@@ -372,8 +372,9 @@ class HiddenFluidRecipe:
     region: str = "window"
     batch_size: int = 2_000
     collocation: int = 1_000
-    # 6 x 50 takes about 0.05 s per step at 1 thread (2,000 + 1,000 points), so an hour gives tens
-    # of thousands of steps; the paper's 10 x 200 costs about 15 times as much per step.
+    # 6 x 50 took about 0.05 s per Adam step at 1 thread (2,000 + 1,000 points, uncompiled), so an
+    # hour gives tens of thousands of steps. The paper's 10 x 200 has about 30 times as many
+    # hidden weights (360,000 against 12,500), and a step costs roughly in proportion.
     width: int = 50
     depth: int = 6
     # As in the Navier-Stokes PINN: Xavier's first layer is too smooth for the 3.6 shedding periods.
@@ -414,6 +415,7 @@ def train(
     data_weight: float = 1.0,
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     seed: int = 0,
+    compile: bool = False,
     description: str = "training",
     progress: bool = True,
     callback: Callback | None = None,
@@ -423,7 +425,9 @@ def train(
     With ``batch_size`` (None: all observations), each step draws that many observations at
     random, plus ``collocation`` uniform points in the window for the residuals; one step of
     L-BFGS evaluates its line search on the same batch. The draws come from a generator seeded
-    with ``seed``. A NaN or infinite loss raises ``FloatingPointError`` naming the step.
+    with ``seed``. ``compile`` passes the loss through ``torch.compile``, which fuses the many
+    small element-wise operations of the closed-form derivatives; the first step then compiles
+    (tens of seconds). A NaN or infinite loss raises ``FloatingPointError`` naming the step.
     """
     if steps < 0:
         raise ValueError(f"invalid number of steps {steps}; expected a non-negative integer")
@@ -434,6 +438,8 @@ def train(
     generator = torch.Generator().manual_seed(seed)
     bounds = {name: (float(low), float(high)) for name, low, high in zip(COORDINATES, *_window(model))}
 
+    terms_fn = torch.compile(_loss_terms_of_tensors) if compile else _loss_terms_of_tensors
+
     history: History = {"loss": [], "data": [], "pde": []}
     bar = tqdm(range(steps), desc=description, disable=not progress, mininterval=0.5)
     for step in bar:
@@ -443,7 +449,7 @@ def train(
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad(set_to_none=True)
-            terms.update(loss_terms(model, batch, reynolds, peclet, extra))
+            terms.update(terms_fn(model, batch.t, batch.x, batch.y, batch.c, extra, reynolds, peclet))
             value = data_weight * terms["data"] + terms["pde"]
             value.backward()
             return value
@@ -463,6 +469,20 @@ def train(
             break
     bar.close()
     return history
+
+
+def _loss_terms_of_tensors(
+    model: HiddenFluidPINN,
+    t: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    c: torch.Tensor,
+    collocation: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None,
+    reynolds: float,
+    peclet: float,
+) -> dict[str, torch.Tensor]:
+    """Return :func:`loss_terms` for observations given as tensors, a form that ``torch.compile`` traces."""
+    return loss_terms(model, Observations(t, x, y, c), reynolds, peclet, collocation)
 
 
 def _window(model: HiddenFluidPINN) -> tuple[torch.Tensor, torch.Tensor]:
