@@ -1,8 +1,8 @@
 """Hidden fluid mechanics: velocity and pressure of the cylinder wake from a passive scalar alone.
 
 After Raissi, Yazdani and Karniadakis (2020, Science 367, 1026-1030). A network maps (t, x, y)
-to the concentration c of a passive scalar, the velocity (u, v) and the pressure p. It sees
-observations of c only, and is constrained by the transport equation and the incompressible
+to the concentration c of a passive scalar, the velocity (u, v) and the pressure p. It is trained
+on observations of c only, and is constrained by the transport equation and the incompressible
 Navier–Stokes equations through the residuals
 
     e1 = c_t + u c_x + v c_y - (c_xx + c_yy) / Pe
@@ -76,7 +76,7 @@ class Observations:
 
 
 Region = str | Mapping[str, tuple[float, float]]
-"""Where to sample c: ``"window"``, ``"dye"`` or a box ``{"t": (min, max), "x": ..., "y": ...}``."""
+"""Sampling region for c: ``"window"``, ``"dye"`` or a box ``{"t": (min, max), "x": ..., "y": ...}``."""
 
 
 def region_mask(dataset: xr.Dataset, region: Region = "window", threshold: float = 0.05) -> np.ndarray:
@@ -358,7 +358,7 @@ def loss(
 
 @dataclass(frozen=True)
 class HiddenFluidRecipe:
-    """How the shipped weights were trained (``scripts/train_hidden_fluid_pinn.py``).
+    """Training recipe of ``scripts/train_hidden_fluid_pinn.py``, which makes the shipped weights.
 
     Each Adam step draws ``batch_size`` of the ``observations`` c samples and ``collocation``
     fresh points uniform in the window; the residuals are taken at both. Adam's learning rate
@@ -379,8 +379,8 @@ class HiddenFluidRecipe:
     depth: int = 6
     # As in the Navier-Stokes PINN: Xavier's first layer is too smooth for the 3.6 shedding periods.
     first_layer_scale: float = 5.0
-    # With weight 1, 1,500 Adam steps stayed at a steady c with u near 0 (c error 31 %); with 10 the
-    # network fits c first (c error 6 % after 2,000 steps) and the velocity follows.
+    # With weight 1, 1,500 Adam steps stayed at a steady c with u near 0 (c error 31 %). With 10
+    # and the learning rate below, c came first (c error 6 % after 2,000 steps) and v followed.
     data_weight: float = 10.0
     # 5e-3 lowered the v error from 1.0 to 0.88 in 2,500 steps; 2e-3 took 4,500 steps for the same.
     learning_rate: float = 5e-3
@@ -423,7 +423,7 @@ def train(
     """Take ``steps`` steps of ``optimizer`` on :func:`loss` and return the history.
 
     With ``batch_size`` (None: all observations), each step draws that many observations at
-    random, plus ``collocation`` uniform points in the window for the residuals; one step of
+    random, plus ``collocation`` uniform points in the window for the residuals. One step of
     L-BFGS evaluates its line search on the same batch. The draws come from a generator seeded
     with ``seed``. ``compile`` passes the loss through ``torch.compile``, which fuses the many
     small element-wise operations of the closed-form derivatives; the first step then compiles
