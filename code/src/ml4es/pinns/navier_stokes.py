@@ -12,8 +12,8 @@ are learnt together with the weights from scattered samples of u and v. For the 
 true values are lambda1 = 1 and lambda2 = 1/Re.
 
 The residuals need derivatives of psi up to third order. :func:`flow_derivatives` propagates them
-forward through the tanh layers in closed form (Taylor mode), as extra channels of one batched
-matrix product per layer; :func:`autograd_derivatives` takes them with nested
+forward through the tanh layers in closed form (Taylor mode, :mod:`ml4es.pinns.taylor`), as extra
+channels of one batched matrix product per layer; :func:`autograd_derivatives` takes them with nested
 ``torch.autograd.grad`` calls and serves as the reference. Tensors of points are columns of shape
 ``(n, 1)``.
 """
@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 import torch
@@ -31,8 +30,8 @@ import xarray as xr
 from torch import nn
 from tqdm.auto import tqdm
 
-COORDINATES = ("t", "x", "y")
-"""Input coordinates of the network, in this order."""
+from ml4es.pinns.taylor import COORDINATES, canonical_name, derivative_plan, mlp_derivatives
+
 
 DERIVATIVES = ("t", "x", "y", "tx", "ty", "xx", "xy", "yy", "xxx", "xxy", "xyy", "yyy")
 """Derivatives of psi (and p) that the residuals need, named by the coordinates they are taken in."""
@@ -177,79 +176,6 @@ class NavierStokesPINN(nn.Module):
         return out[:, :1], out[:, 1:]
 
 
-# --- derivatives in closed form (Taylor mode) -------------------------------------------------
-
-
-def _set_partitions(items: Sequence[int]) -> list[list[tuple[int, ...]]]:
-    """Return every partition of ``items`` into non-empty blocks."""
-    if not items:
-        return [[]]
-    first, rest = items[0], items[1:]
-    partitions = []
-    # The block that contains ``first``: it plus any subset of the rest.
-    for size in range(len(rest) + 1):
-        for chosen in combinations(rest, size):
-            remaining = [item for item in rest if item not in chosen]
-            for partition in _set_partitions(remaining):
-                partitions.append([(first, *chosen), *partition])
-    return partitions
-
-
-def _canonical(name: str) -> str:
-    """Return a derivative's name with its coordinates in the order t, x, y ("yx" -> "xy")."""
-    return "".join(sorted(name, key=COORDINATES.index))
-
-
-@dataclass(frozen=True)
-class _Term:
-    """One term of Faà di Bruno's formula: coefficient * tanh^(order)(a) * prod(a_block)."""
-
-    coefficient: int
-    order: int
-    blocks: tuple[str, ...]
-
-
-def derivative_plan(names: Iterable[str]) -> dict[str, tuple[_Term, ...]]:
-    """Return, for each derivative name, the terms of d(tanh(a)) in derivatives of a.
-
-    By Faà di Bruno's formula, a mixed derivative of tanh(a(z)) is a sum over the set partitions
-    of its coordinates: tanh^(k)(a) times the product of the derivatives of a over the k blocks.
-    Every block must itself be in ``names``, so that the derivatives of a that the formula needs
-    are propagated too.
-    """
-    names = list(names)
-    for name in names:
-        if not name or set(name) - set(COORDINATES):
-            raise ValueError(f"invalid derivative name {name!r}; expected letters from {COORDINATES}")
-        if len(name) > 3:
-            raise ValueError(f"derivative {name!r} is of order {len(name)}; orders up to 3 are implemented")
-    names = [_canonical(name) for name in names]
-
-    plan = {}
-    for name in names:
-        counts: dict[tuple[int, tuple[str, ...]], int] = {}
-        for partition in _set_partitions(list(range(len(name)))):
-            blocks = tuple(sorted(_canonical("".join(name[i] for i in block)) for block in partition))
-            missing = [block for block in blocks if block not in names]
-            if missing:
-                raise ValueError(f"derivative {name!r} needs {missing} as well; add them to the list")
-            key = (len(blocks), blocks)
-            counts[key] = counts.get(key, 0) + 1
-        plan[name] = tuple(_Term(count, order, blocks) for (order, blocks), count in counts.items())
-    return plan
-
-
-def _tanh_derivatives(h: torch.Tensor, order: int) -> list[torch.Tensor]:
-    """Return [tanh', tanh'', tanh'''][:order] as functions of h = tanh(a)."""
-    first = 1 - h * h
-    result = [first]
-    if order >= 2:
-        result.append(-2 * h * first)
-    if order >= 3:
-        result.append(first * (6 * h * h - 2))
-    return result
-
-
 def flow_derivatives(
     model: NavierStokesPINN,
     t: torch.Tensor,
@@ -260,54 +186,13 @@ def flow_derivatives(
     """Return psi, p and their derivatives ``names`` at ``(t, x, y)``, propagated in closed form.
 
     The keys are ``"psi"``, ``"p"``, ``"psi_<name>"`` and ``"p_<name>"`` (for example
-    ``"psi_xxy"``), each ``(n, 1)`` and differentiable with respect to the weights. Each layer
-    stacks the value and every derivative of its input as channels of one ``(channels, n,
-    width)`` tensor, applies the weights with one matrix product (the bias only to the value)
-    and combines the channels through Faà di Bruno's formula for tanh. The derivatives are with
-    respect to the physical coordinates: the input normalisation contributes ``model.scale``
-    (dz/dt, dz/dx, dz/dy) to the first layer, and its higher derivatives vanish.
+    ``"psi_xxy"``), each ``(n, 1)`` and differentiable with respect to the weights. See
+    :func:`ml4es.pinns.taylor.mlp_derivatives` for how they are propagated.
     """
-    plan = derivative_plan(names)
-    channels = list(plan)
-    max_order = max(len(name) for name in channels) if channels else 0
-
-    # First layer: the input z is linear in the coordinates, so its first derivatives are
-    # constant rows of the weight matrix and its higher derivatives are zero.
-    first = model.hidden[0]
-    a = first(model.normalise(t, x, y))
-    slopes = {name: first.weight[:, COORDINATES.index(name)] * model.scale[COORDINATES.index(name)] for name in COORDINATES}
-    a_derivatives: dict[str, torch.Tensor | None] = {name: slopes.get(name) for name in channels}
-
-    for index, layer in enumerate(model.hidden):
-        if index > 0:
-            stacked = torch.stack([h, *(h_derivatives[name] for name in channels)])
-            # unbind, not indexing: its backward stacks the gradients instead of filling a
-            # zero tensor of the full stack for each channel.
-            a, *derivatives = torch.unbind(torch.matmul(stacked, layer.weight.T))
-            a = a + layer.bias
-            a_derivatives = dict(zip(channels, derivatives))
-        h = torch.tanh(a)
-        tanh_derivatives = _tanh_derivatives(h, max_order)
-        h_derivatives = {}
-        for name in channels:
-            total = None
-            for term in plan[name]:
-                factors = [a_derivatives[block] for block in term.blocks]
-                if any(factor is None for factor in factors):
-                    continue
-                value = tanh_derivatives[term.order - 1]
-                for factor in factors:
-                    value = value * factor
-                if term.coefficient != 1:
-                    value = term.coefficient * value
-                total = value if total is None else total + value
-            h_derivatives[name] = total if total is not None else torch.zeros_like(h)
-
-    stacked = torch.stack([h, *(h_derivatives[name] for name in channels)])
-    value, *derivatives = torch.unbind(torch.matmul(stacked, model.output.weight.T))
-    psi, p = torch.split(value + model.output.bias, 1, dim=1)
+    value, derivatives = mlp_derivatives(model, t, x, y, names)
+    psi, p = torch.split(value, 1, dim=1)
     result = {"psi": psi, "p": p}
-    for name, derivative in zip(channels, derivatives):
+    for name, derivative in derivatives.items():
         result[f"psi_{name}"], result[f"p_{name}"] = torch.split(derivative, 1, dim=1)
     return result
 
@@ -328,7 +213,7 @@ def autograd_derivatives(
     inputs = {name: value.detach().clone().requires_grad_(True) for name, value in zip(COORDINATES, (t, x, y))}
     psi, p = model(inputs["t"], inputs["x"], inputs["y"])
     result = {"psi": psi, "p": p}
-    for name in sorted((_canonical(name) for name in names), key=len):
+    for name in sorted((canonical_name(name) for name in names), key=len):
         for field in ("psi", "p") if len(name) == 1 else ("psi",):
             parent = result[field] if len(name) == 1 else result[f"{field}_{name[:-1]}"]
             (gradient,) = torch.autograd.grad(
