@@ -64,7 +64,7 @@ class FixedScores(nn.Module):
 
 def test_predict_undoes_the_class_weights():
     images = torch.rand(2, 3, 4, 5)
-    # Trained with weights (1, 4), the network says 0.3 for class 0 and 0.7 for class 1; without
+    # Trained with weights (1, 4), the network gives 0.3 for class 0 and 0.7 for class 1; without
     # the weights the odds are 0.3 : 0.7 / 4, so class 0 is the more probable.
     model = FixedScores([0.3, 0.7])
     assert (camvid_unet.predict(model, images) == 1).all()
@@ -124,7 +124,7 @@ def test_shipped_weights_reach_the_recorded_scores(mirrored_data):
     assert undone["pixel_accuracy"] >= 0.85
 
 
-def test_recorded_class_weights_are_those_of_the_training_labels(mirrored_data):
+def test_recorded_class_weights_match_training(mirrored_data):
     from ml4es.segmentation import datasets
 
     train = datasets.load_camvid("train", progress=False)

@@ -61,7 +61,7 @@ def test_setup_rejects_bad_parameters(arguments, message):
         lbm.CylinderSetup(**arguments)
 
 
-def test_sponge_rises_from_zero_to_its_strength_at_the_outlet():
+def test_sponge_ramp_reaches_strength_at_outlet():
     setup = lbm.CylinderSetup(diameter=4, sponge=3.0, sponge_strength=0.2)
     flow = lbm.CylinderFlow(setup)
     _, ic = setup.centre

@@ -14,8 +14,8 @@ incompressible equations have none of. With a velocity inlet and a pressure outl
 a quarter-wave resonator whose modes (0.18, 0.54, 0.90, ... U/D at Mach 0.087 and 16 D) the
 shedding keeps excited: without damping, sound made up about 70% of the r.m.s. pressure
 fluctuation in the wake. A sponge of ``sponge`` diameters before the outlet relaxes the density
-towards 1 at a rate rising quadratically to ``sponge_strength`` per time step at the outlet,
-keeping the local velocity, so that sound leaves the domain; with 3 D the sound falls to about
+towards 1 and keeps the local velocity, so that sound leaves the domain. Its rate rises
+quadratically to ``sponge_strength`` per time step at the outlet. With 3 D, sound falls to about
 2% of the pressure fluctuation.
 
 The passive scalar c follows the advection-diffusion equation with a D2Q5 BGK scheme driven by
