@@ -4,7 +4,11 @@ Trains ``leewave_unet.LeeWaveRecipe`` on the UKV training days and writes
 code/src/ml4es/weights/leewave_unet.pt and leewave_unet.json: the command, machine, time, and
 Dice and IoU on the validation and test days beside the band-pass baseline's.
 
-Usage: python scripts/train_leewave_unet.py [--steps N] [--threads N]
+Usage: python scripts/train_leewave_unet.py [--steps N] [--threads N] [--output DIR]
+    [--widths 16,32,64,128] [--crop N] [--batch N] [--evaluate-every N] [--amplitude-input]
+
+The options on the second line change the recipe for experiments. Without them the script
+reproduces the shipped weights.
 """
 
 from __future__ import annotations
@@ -28,13 +32,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--output", type=Path, default=WEIGHTS,
+                        help="folder for leewave_unet.pt and .json (default: the package's weights folder)")
+    parser.add_argument("--widths", default=None, help="channels per depth, comma-separated, e.g. 16,32,64,128,256")
+    parser.add_argument("--crop", type=int, default=None, help="side of the square training crops, grid points")
+    parser.add_argument("--batch", type=int, default=None, help="crops per training step")
+    parser.add_argument("--evaluate-every", type=int, default=None, help="steps between validation scores")
+    parser.add_argument("--amplitude-input", action="store_true",
+                        help="give the network the band-pass wave amplitude as a second input channel")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    recipe = leewave_unet.LeeWaveRecipe()
-    if args.steps:
-        recipe = dataclasses.replace(recipe, steps=args.steps)
+    changes = {"steps": args.steps, "crop": args.crop, "batch": args.batch, "evaluate_every": args.evaluate_every}
+    changes = {key: value for key, value in changes.items() if value}
+    if args.widths:
+        changes["widths"] = tuple(int(width) for width in args.widths.split(","))
+    if args.amplitude_input:
+        changes["amplitude_input"] = True
+    recipe = dataclasses.replace(leewave_unet.LeeWaveRecipe(), **changes)
     ds = datasets.load_leewaves()
     frames = leewave_unet.split(ds)
 
@@ -60,8 +76,9 @@ def main() -> int:
         "metrics": {"unet": unet, "band_pass_baseline": baseline},
         "validation_dice_history": list(zip(history["step"], history["validation_dice"])),
     }
-    torch.save(model.state_dict(), WEIGHTS / "leewave_unet.pt")
-    (WEIGHTS / "leewave_unet.json").write_text(json.dumps(record, indent=2) + "\n")
+    args.output.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), args.output / "leewave_unet.pt")
+    (args.output / "leewave_unet.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record["metrics"], indent=2))
     return 0
 

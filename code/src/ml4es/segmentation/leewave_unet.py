@@ -43,6 +43,69 @@ class LeeWaveRecipe:
     # Vertical velocities are divided by this (m/s) before entering the network.
     scale: float = 0.5
     evaluate_every: int = 250
+    # Give the network the band-pass baseline's wave amplitude as a second input channel.
+    amplitude_input: bool = False
+    # Grid spacing (m) of the input fields, which sets the amplitude channel's band and smoothing.
+    grid_spacing: float = 2000.0
+
+
+class WaveAmplitude(nn.Module):
+    """The band-pass wave amplitude of ``leewaves.wave_amplitude`` as a layer: N x 1 x H x W in and out.
+
+    Wavelengths between ``shortest`` and ``longest`` (m) are kept with an FFT of each whole input,
+    rectified, and smoothed with a Gaussian of standard deviation ``smoothing`` (m), truncated at 4
+    standard deviations with mirrored edges as in ``scipy.ndimage.gaussian_filter``. The result is in
+    the units of the input.
+    """
+
+    def __init__(self, dx: float, shortest: float = 5e3, longest: float = 35e3, smoothing: float = 10e3):
+        super().__init__()
+        self.dx, self.shortest, self.longest = dx, shortest, longest
+        sigma = smoothing / dx
+        self.radius = int(4.0 * sigma + 0.5)
+        offsets = torch.arange(-self.radius, self.radius + 1, dtype=torch.float32)
+        kernel = torch.exp(-0.5 * (offsets / sigma) ** 2)
+        self.register_buffer("kernel", kernel / kernel.sum(), persistent=False)
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        height, width = w.shape[-2:]
+        ky = torch.fft.fftfreq(height, d=self.dx, device=w.device)
+        kx = torch.fft.rfftfreq(width, d=self.dx, device=w.device)
+        magnitude = torch.hypot(*torch.meshgrid(kx, ky, indexing="xy"))
+        keep = (magnitude >= 1 / self.longest) & (magnitude <= 1 / self.shortest)
+        filtered = torch.fft.irfft2(torch.fft.rfft2(w) * keep, s=(height, width)).abs()
+        return self._smooth(self._smooth(filtered, -1), -2)
+
+    def _smooth(self, x: torch.Tensor, dim: int) -> torch.Tensor:
+        """Convolve along ``dim`` (-1 or -2) with the Gaussian, mirroring the edges (d c b a | a b c d)."""
+        r = self.radius
+        x = x.transpose(dim, -1)
+        padded = torch.cat([x[..., :r].flip(-1), x, x[..., -r:].flip(-1)], dim=-1)
+        rows = padded.reshape(-1, 1, padded.shape[-1])
+        smoothed = nn.functional.conv1d(rows, self.kernel.view(1, 1, -1)).reshape(x.shape)
+        return smoothed.transpose(dim, -1)
+
+
+class AmplitudeUNet(nn.Module):
+    """A U-Net whose two input channels are the field and its band-pass wave amplitude."""
+
+    def __init__(self, widths: tuple[int, ...], dx: float):
+        super().__init__()
+        self.amplitude = WaveAmplitude(dx)
+        self.unet = UNet(2, 1, widths)
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """Return logits for fields N x 1 x H x W, or for fields with their amplitude, N x 2 x H x W."""
+        if w.shape[1] == 1:
+            w = torch.cat([w, self.amplitude(w)], dim=1)
+        return self.unet(w)
+
+
+def build_model(recipe: LeeWaveRecipe) -> nn.Module:
+    """Return an untrained network for ``recipe``: N x 1 x H x W scaled fields in, logits out."""
+    if recipe.amplitude_input:
+        return AmplitudeUNet(recipe.widths, recipe.grid_spacing)
+    return UNet(1, 1, recipe.widths)
 
 
 def split(ds: xr.Dataset) -> dict[str, np.ndarray]:
@@ -53,22 +116,27 @@ def split(ds: xr.Dataset) -> dict[str, np.ndarray]:
 def random_batch(
     w: np.ndarray, mask: np.ndarray, rng: np.random.Generator, crop: int, batch: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Draw ``batch`` random crops of fields and masks, each flipped and rotated at random."""
-    frames, height, width = w.shape
+    """Draw ``batch`` random crops of fields and masks, each flipped and rotated at random.
+
+    ``w`` is frames x y x x, or frames x channels x y x x for several inputs per grid point. The
+    crops come back as batch x channels x crop x crop.
+    """
+    fields = w[:, None] if w.ndim == 3 else w
+    frames, channels, height, width = fields.shape
     if crop > min(height, width):
         raise ValueError(f"crop {crop} is larger than the {height} x {width} fields")
-    inputs = np.empty((batch, 1, crop, crop), dtype=np.float32)
+    inputs = np.empty((batch, channels, crop, crop), dtype=np.float32)
     targets = np.empty((batch, 1, crop, crop), dtype=np.float32)
     for i in range(batch):
         frame = rng.integers(frames)
         top, left = rng.integers(height - crop + 1), rng.integers(width - crop + 1)
-        field = w[frame, top : top + crop, left : left + crop]
+        field = fields[frame, :, top : top + crop, left : left + crop]
         label = mask[frame, top : top + crop, left : left + crop]
         turns, flip = rng.integers(4), rng.integers(2)
-        field, label = np.rot90(field, turns), np.rot90(label, turns)
+        field, label = np.rot90(field, turns, axes=(-2, -1)), np.rot90(label, turns)
         if flip:
-            field, label = field[:, ::-1], label[:, ::-1]
-        inputs[i, 0], targets[i, 0] = field, label
+            field, label = field[..., ::-1], label[:, ::-1]
+        inputs[i], targets[i, 0] = field, label
     return torch.from_numpy(inputs), torch.from_numpy(targets)
 
 
@@ -129,11 +197,21 @@ def train(
     rng = np.random.default_rng(recipe.seed)
     frames = split(ds)
     w = ds["w"].values / recipe.scale
+    if recipe.amplitude_input:
+        if float(ds.attrs["grid_spacing_m"]) != recipe.grid_spacing:
+            raise ValueError(
+                f"the fields have a grid spacing of {ds.attrs['grid_spacing_m']} m but the recipe's "
+                f"amplitude channel expects {recipe.grid_spacing} m: set grid_spacing in the recipe"
+            )
+        # Amplitude of each whole frame, so that training crops match whole-frame prediction.
+        layer = WaveAmplitude(recipe.grid_spacing)
+        amplitude = torch.cat([layer(torch.from_numpy(frame[None, None].astype(np.float32))) for frame in w])
+        w = np.concatenate([w[:, None], amplitude.numpy()], axis=1)
     mask = ds["mask"].values.astype(np.float32)
     w_train, mask_train = w[frames["train"]], mask[frames["train"]]
     w_val, mask_val = ds["w"].values[frames["validation"]], mask[frames["validation"]]
 
-    model = (model if model is not None else UNet(1, 1, recipe.widths)).to(device)
+    model = (model if model is not None else build_model(recipe)).to(device)
     steps = recipe.steps if steps is None else steps
     optimiser = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -192,8 +270,10 @@ def load_pretrained() -> tuple[nn.Module, LeeWaveRecipe, dict]:
     fields = {field.name for field in dataclasses.fields(LeeWaveRecipe)}
     settings = {key: value for key, value in record["recipe"].items() if key in fields}
     settings["widths"] = tuple(settings.get("widths", LeeWaveRecipe.widths))
+    # Records written before the amplitude channel existed describe networks without it.
+    settings.setdefault("amplitude_input", False)
     recipe = LeeWaveRecipe(**settings)
-    model = UNet(1, 1, recipe.widths)
+    model = build_model(recipe)
     with resources.as_file(weights / WEIGHTS_FILE) as path:
         model.load_state_dict(torch.load(path, weights_only=True))
     return model.eval(), recipe, record
