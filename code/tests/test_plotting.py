@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipywidgets as widgets
+import pytest
 import matplotlib
 
 matplotlib.use("Agg")
@@ -21,3 +22,32 @@ def test_show_in_output_replaces_content():
     assert output.outputs[0]["output_type"] == "display_data"
     assert "text/plain" in output.outputs[0]["data"]
     assert not plt.fignum_exists(figure.number)
+
+
+def test_animation_html_requests_no_other_host():
+    from matplotlib import animation
+
+    from ml4es.plotting import animation_html
+
+    figure, ax = plt.subplots()
+    (line,) = ax.plot([0, 1], [0, 1])
+    player = animation.FuncAnimation(figure, lambda frame: line.set_ydata([0, frame]), frames=3)
+    html = animation_html(player)
+    plt.close(figure)
+    assert "font-awesome" not in html
+    assert "http://" not in html
+    assert "https://" not in html
+    assert 'class="fa ' not in html
+    assert "▶" in html
+    assert "<img" in html
+
+
+def test_animation_html_names_an_unknown_icon(monkeypatch):
+    from ml4es import plotting
+
+    class Player:
+        def to_jshtml(self):
+            return '<button><i class="fa fa-rocket"></i></button>'
+
+    with pytest.raises(ValueError, match="fa fa-rocket"):
+        plotting.animation_html(Player())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import matplotlib as mpl
@@ -97,3 +98,37 @@ def show_in_output(output, figure) -> None:
     data, metadata = InteractiveShell.instance().display_formatter.format(figure)
     output.outputs = ({"output_type": "display_data", "data": data, "metadata": metadata},)
     plt.close(figure)
+
+
+# Text symbols for the buttons of matplotlib's JavaScript animation player, which draws them
+# with the Font Awesome icon font from a CDN; the course's pages must work offline.
+_PLAYER_ICONS = {
+    "fa fa-minus": "−",
+    "fa fa-fast-backward": "|◀◀",
+    "fa fa-step-backward": "|◀",
+    "fa fa-play fa-flip-horizontal": "◀",
+    "fa fa-pause": "||",
+    "fa fa-play": "▶",
+    "fa fa-step-forward": "▶|",
+    "fa fa-fast-forward": "▶▶|",
+    "fa fa-plus": "+",
+}
+
+
+def animation_html(animation) -> str:
+    """Return ``animation.to_jshtml()`` with no request to another host.
+
+    matplotlib's player links a Font Awesome style sheet on a CDN for its button icons. The link
+    is removed and each icon replaced by a text symbol, so the player works on an offline page.
+    An icon this function does not know raises ``ValueError``, naming it.
+    """
+    html = animation.to_jshtml()
+    html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">', "", html)
+    for icon, symbol in _PLAYER_ICONS.items():
+        html = html.replace(f'<i class="{icon}"></i>', symbol)
+    leftover = re.findall(r'<i class="(fa [^"]*)"', html)
+    if leftover:
+        raise ValueError(f"unknown animation button icons {sorted(set(leftover))}; expected only {sorted(_PLAYER_ICONS)}")
+    if "https://" in html or "http://" in html:
+        raise ValueError("the animation's HTML still links another host")
+    return html

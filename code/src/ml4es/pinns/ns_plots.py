@@ -38,8 +38,8 @@ def wake_overview(dataset: xr.Dataset, time_index: int = 0) -> plt.Figure:
 def wake_animation(dataset: xr.Dataset, time_indices: Sequence[int], interval_ms: int = 150) -> animation.FuncAnimation:
     """Return an animation of the vorticity and the passive scalar over the snapshots ``time_indices``.
 
-    Show it in a notebook with ``HTML(result.to_jshtml())``, which embeds every frame, so the page
-    plays it without a kernel.
+    Show it in a notebook with ``HTML(ml4es.plotting.animation_html(result))``, which embeds
+    every frame, so the page plays it without a kernel or a network.
     """
     indices = list(time_indices)
     omega = vorticity(dataset.isel(time=indices))
