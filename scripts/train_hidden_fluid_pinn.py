@@ -131,7 +131,8 @@ class Run:
 
     def load_checkpoint(self) -> None:
         state = torch.load(self.checkpoint_path, weights_only=False)
-        if state["recipe"] != asdict(self.recipe):
+        # More L-BFGS iterations may follow a finished run; every other option must match.
+        if {**state["recipe"], "lbfgs_steps": None} != {**asdict(self.recipe), "lbfgs_steps": None}:
             raise SystemExit(
                 f"the checkpoint {self.checkpoint_path} was made with recipe {state['recipe']}, "
                 f"not {asdict(self.recipe)}: pass the same options to resume, or start without --resume"

@@ -74,7 +74,12 @@ def test_predict_undoes_the_class_weights():
 
 @pytest.mark.parametrize(
     ("weights", "message"),
-    [([1.0, -2.0], "positive weights"), ([[1.0, 2.0]], "1-D tensor"), ([1.0, 2.0, 3.0], "3 class weights")],
+    [
+        ([1.0, -2.0], r"positive and finite; got \[\(1, -2.0\)\]"),
+        ([1.0, float("inf")], r"got \[\(1, inf\)\]"),
+        ([[1.0, 2.0]], r"1-D tensor .* got shape \(1, 2\)"),
+        ([1.0, 2.0, 3.0], "3 class weights"),
+    ],
 )
 def test_predict_rejects_bad_class_weights(weights, message):
     with pytest.raises(ValueError, match=message):

@@ -51,8 +51,8 @@ def test_setup_derived_parameters():
         ({"reynolds": float("nan")}, "invalid reynolds=nan"),
         ({"diameter": float("nan")}, "invalid diameter=nan"),
         ({"upstream": float("inf")}, "invalid upstream=inf"),
-        ({"sponge": -1.0}, "sponge=-1.0 D must lie between 0"),
-        ({"sponge": 12.0}, "sponge=12.0 D must lie between 0"),
+        ({"sponge": -1.0}, r"sponge=-1.0 D must lie in \[0, 11\] D"),
+        ({"sponge": 12.0}, r"sponge=12.0 D must lie in \[0, 11\] D"),
         ({"sponge_strength": 1.5}, "sponge_strength=1.5 must lie in"),
     ],
 )
@@ -276,6 +276,7 @@ def test_wake_dataset_cache_ignores_number_types(data_cache, monkeypatch):
         ({"snapshot_interval": float("nan")}, "invalid snapshot_interval=nan"),
         ({"snapshot_interval": 0.0}, "invalid snapshot_interval=0.0"),
         ({"x_range": (1.0, float("nan"))}, "invalid x_range"),
+        ({"x_range": (1.0, 2.0, 3.0)}, "expected two bounds each"),
     ],
 )
 def test_wake_dataset_rejects_bad_arguments(data_cache, monkeypatch, override, message):

@@ -51,3 +51,10 @@ def test_animation_html_names_an_unknown_icon(monkeypatch):
 
     with pytest.raises(ValueError, match="fa fa-rocket"):
         plotting.animation_html(Player())
+
+
+def test_animation_html_rejects_a_non_animation():
+    from ml4es.plotting import animation_html
+
+    with pytest.raises(TypeError, match="expected a matplotlib Animation, got NoneType"):
+        animation_html(None)

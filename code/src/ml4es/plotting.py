@@ -122,6 +122,8 @@ def animation_html(animation) -> str:
     is removed and each icon replaced by a text symbol, so the player works on an offline page.
     An icon this function does not know raises ``ValueError``, naming it.
     """
+    if not callable(getattr(animation, "to_jshtml", None)):
+        raise TypeError(f"expected a matplotlib Animation, got {type(animation).__name__}")
     html = animation.to_jshtml()
     html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">', "", html)
     for icon, symbol in _PLAYER_ICONS.items():

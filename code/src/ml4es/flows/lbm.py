@@ -56,7 +56,9 @@ class CylinderSetup:
     """Geometry and parameters of one cylinder-flow run, in lattice units unless stated.
 
     The cylinder's centre is a lattice node, ``upstream`` diameters from the inlet; the domain is
-    ``length`` diameters long and ``height`` diameters between its periodic sides.
+    ``length`` diameters long and ``height`` diameters between its periodic sides. The last
+    ``sponge`` diameters before the outlet damp sound waves at up to ``sponge_strength`` (a
+    fraction per time step); the default 0 has no sponge, while ``wake_dataset`` uses 3 D.
     """
 
     reynolds: float = 100.0
@@ -91,8 +93,8 @@ class CylinderSetup:
             )
         if not 0 <= self.sponge <= self.length - self.upstream - 1:
             raise ValueError(
-                f"sponge={self.sponge} D must lie between 0 and the {self.length - self.upstream - 1:g} D "
-                "from 1 D behind the cylinder to the outlet"
+                f"sponge={self.sponge} D must lie in [0, {self.length - self.upstream - 1:g}] D, "
+                "so that it starts at least 1 D behind the cylinder"
             )
         if not 0 <= self.sponge_strength <= 1:
             raise ValueError(f"sponge_strength={self.sponge_strength} must lie in [0, 1] (a fraction per time step)")

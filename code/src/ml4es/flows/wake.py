@@ -78,6 +78,8 @@ def wake_dataset(
         raise ValueError(f"invalid spinup={spinup}; expected a non-negative number of time units D/U")
     if not (math.isfinite(snapshot_interval) and snapshot_interval > 0):
         raise ValueError(f"invalid snapshot_interval={snapshot_interval}; expected a positive number of time units D/U")
+    if len(x_range) != 2 or len(y_range) != 2:
+        raise ValueError(f"invalid x_range={x_range} or y_range={y_range}; expected two bounds each, in D")
     if not all(math.isfinite(value) for value in (*x_range, *y_range)):
         raise ValueError(f"invalid x_range={x_range} or y_range={y_range}; expected finite bounds in D")
     if not (0 < x_range[0] < x_range[1] <= length - upstream - 1):

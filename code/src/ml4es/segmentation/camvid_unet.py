@@ -100,10 +100,13 @@ def predict(
     offset = 0.0
     if class_weights is not None:
         class_weights = torch.as_tensor(class_weights, dtype=torch.float32)
-        if class_weights.ndim != 1 or not bool((class_weights > 0).all()):
+        if class_weights.ndim != 1:
             raise ValueError(
-                f"class_weights must be a 1-D tensor of positive weights, one per class; got {class_weights.tolist()}"
+                f"class_weights must be a 1-D tensor of positive weights, one per class; got shape {tuple(class_weights.shape)}"
             )
+        bad = [(index, value) for index, value in enumerate(class_weights.tolist()) if not 0 < value < float("inf")]
+        if bad:
+            raise ValueError(f"class_weights must be positive and finite; got {bad} as (class, weight)")
         offset = class_weights.log().view(1, -1, 1, 1)
     model.eval()
     scores = []
@@ -111,6 +114,8 @@ def predict(
         logits = model(normalise(images[i : i + batch]))
         if class_weights is not None and logits.shape[1] != offset.shape[1]:
             raise ValueError(f"the model predicts {logits.shape[1]} classes but {offset.shape[1]} class weights were given")
+        if class_weights is not None:
+            offset = offset.to(logits)
         scores.append((logits.log_softmax(1) - offset).argmax(1))
     return torch.cat(scores)
 
