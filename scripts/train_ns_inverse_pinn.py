@@ -137,7 +137,7 @@ class Run:
         """Load the case's weights from an earlier weights file and keep that run's record."""
         weights = torch.load(path, weights_only=True)
         if self.case not in weights:
-            raise KeyError(f"{path} holds no weights for the case {self.case!r}; it has {sorted(weights)}")
+            raise KeyError(f"no weights for the case {self.case!r} in {path}; it contains {sorted(weights)}")
         self.model.load_state_dict(weights[self.case])
         record_path = path.with_suffix(".json")
         if record_path.is_file():
