@@ -1,11 +1,11 @@
 """Benchmark the hidden fluid mechanics PINN: time per training step, closed form against nested autograd.
 
-Times one Adam step (loss, backward, update) of the recipe's network and batch
-(``hidden_fluid.HiddenFluidRecipe``: 6 x 50 tanh, float32, 2,000 c samples and 1,000
-collocation points per step) with the derivatives taken two ways: in closed form
-(``fluid_derivatives``, what training uses) and by nested ``torch.autograd.grad``
-(``autograd_derivatives``, the straightforward implementation). The two take turns in blocks of
-``--block`` steps, so that a change in the machine's load affects both alike; the ratio uses the
+Times one Adam step (loss, backward, update) of the network and batch of
+``hidden_fluid.HiddenFluidRecipe``: 6 x 50 tanh in float32, with 2,000 c samples and 1,000
+collocation points per step. The derivatives are taken two ways, in closed form by
+``fluid_derivatives`` (as training does) and by nested ``torch.autograd.grad`` in
+``autograd_derivatives`` (the straightforward implementation). The two take turns in blocks of
+``--block`` steps, so that a change in the machine's load affects both alike. The ratio uses the
 process's CPU time, and the JSON has wall-clock time too.
 
 Prints a table and writes benchmarks/results/hidden_fluid_pinn.json.

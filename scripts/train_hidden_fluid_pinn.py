@@ -3,15 +3,21 @@
 Trains the PINN of ``ml4es.pinns.hidden_fluid`` (c, u, v, p) = N(t, x, y) on observations of
 the passive scalar c alone in the cylinder wake at Re = Pe = 100 (float32): Adam on random
 mini-batches of the c samples plus fresh collocation points, with a learning rate that decays
-geometrically, then optionally full-batch L-BFGS. The weights are written to
-code/src/ml4es/weights/hidden_fluid_pinn.pt and the record to hidden_fluid_pinn.json: the
-command, machine, time, steps taken, the recipe, and the relative L2 errors of c, u, v and p
-(p with its spatial mean removed per snapshot) over every grid point of all 200 snapshots.
+geometrically, then full-batch L-BFGS. The options default to ``HiddenFluidRecipe``, the recipe
+of the shipped weights, so the script with no options trains them again (87 minutes at 1 thread
+on a shared 2-core machine).
 
-Training stops after ``--adam-steps`` and ``--lbfgs-steps`` or after ``--max-minutes``,
-whichever comes first. A checkpoint (weights, optimiser state, history) is saved every
+The weights are written to code/src/ml4es/weights/hidden_fluid_pinn.pt and the record to
+hidden_fluid_pinn.json beside them. The record contains the command, machine, time, steps taken
+and recipe. It also contains the relative L2 errors of c, u, v and p over every grid point of all
+200 snapshots, p with its spatial mean removed per snapshot.
+
+Training stops after ``--adam-steps`` and ``--lbfgs-steps``, or earlier after ``--max-minutes``
+when given. A checkpoint (weights, optimiser state, history) is saved every
 ``--checkpoint-minutes`` and the weights file is updated with it, so an interrupted run still
-leaves weights; ``--resume`` continues from the checkpoint.
+leaves weights. ``--resume`` continues from the checkpoint. A resumed run draws different
+batches from an uninterrupted one, so it follows the same recipe but does not give the same
+weights.
 
 Usage: python scripts/train_hidden_fluid_pinn.py [--max-minutes 60] [--threads 1]
 """
@@ -41,6 +47,7 @@ EVALUATION_SNAPSHOTS = list(range(0, 200, 20))
 
 
 def command() -> str:
+    """Return the command line of this run, for the record."""
     return " ".join(["python", *sys.argv])
 
 
@@ -73,7 +80,7 @@ def parse_arguments() -> argparse.Namespace:
             help=f"{help_text[field.name]} (default {default})",
         )
 
-    parser.add_argument("--max-minutes", type=float, default=60.0, help="stop training after this many minutes (default 60)")
+    parser.add_argument("--max-minutes", type=float, default=None, help="stop training after this many minutes (default: no limit)")
     parser.add_argument("--threads", type=int, default=1, help="number of CPU threads for PyTorch (default 1)")
     parser.add_argument("--checkpoint-dir", type=Path, default=Path("hfm_checkpoints"), help="folder of checkpoints (default ./hfm_checkpoints)")
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0, help="minutes between checkpoints (default 5)")
@@ -110,7 +117,13 @@ class Run:
 
     @property
     def seconds(self) -> float:
+        """Training time so far in seconds, including the runs this one resumed."""
         return self.seconds_before + time.perf_counter() - self.started
+
+    def out_of_time(self) -> bool:
+        """Return True once the training time exceeds ``--max-minutes`` (never without it)."""
+        max_minutes = self.arguments.max_minutes
+        return max_minutes is not None and self.seconds > 60 * max_minutes
 
     def save_checkpoint(self) -> None:
         self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,7 +148,7 @@ class Run:
         if {**state["recipe"], "lbfgs_steps": None} != {**asdict(self.recipe), "lbfgs_steps": None}:
             raise SystemExit(
                 f"the checkpoint {self.checkpoint_path} was made with recipe {state['recipe']}, "
-                f"not {asdict(self.recipe)}: pass the same options to resume, or start without --resume"
+                f"not {asdict(self.recipe)}. Pass the same options to resume, or start without --resume."
             )
         self.model.load_state_dict(state["model"])
         self.adam.load_state_dict(state["adam"])
@@ -147,6 +160,7 @@ class Run:
         logger.info("resumed from %s after %s", self.checkpoint_path, self.steps)
 
     def callback(self, phase: str, step: int, loss: float) -> bool:
+        """Count the step, log and checkpoint when due, and return True to stop once out of time."""
         self.steps[phase] += 1
         total = self.steps["Adam"] + self.steps["L-BFGS"]
         if total % self.arguments.log_every == 0:
@@ -158,12 +172,12 @@ class Run:
         if time.perf_counter() - self.last_checkpoint > 60 * self.arguments.checkpoint_minutes:
             self.save_checkpoint()
             write_weights(self, final=False)
-        return self.seconds > 60 * self.arguments.max_minutes
+        return self.out_of_time()
 
     def train(self) -> None:
         recipe = self.recipe
         remaining = recipe.adam_steps - self.steps["Adam"]
-        if remaining > 0 and self.seconds < 60 * self.arguments.max_minutes:
+        if remaining > 0 and not self.out_of_time():
             # The batches' seed moves on with the steps taken, so a resumed run draws new batches.
             hf.train(
                 self.model, self.observations, self.adam, remaining, self.reynolds, self.peclet,
@@ -172,9 +186,11 @@ class Run:
                 progress=False, callback=self.callback,
             )
         remaining = recipe.lbfgs_steps - self.steps["L-BFGS"]
-        if remaining > 0 and self.seconds < 60 * self.arguments.max_minutes:
+        if remaining > 0 and not self.out_of_time():
+            # A fixed subset of the observations, drawn with the recipe's seed, is L-BFGS's full batch.
             points = min(recipe.lbfgs_points, len(self.observations))
-            batch = self.observations.subset(torch.randperm(len(self.observations), generator=torch.Generator().manual_seed(recipe.seed))[:points])
+            order = torch.randperm(len(self.observations), generator=torch.Generator().manual_seed(recipe.seed))
+            batch = self.observations.subset(order[:points])
             hf.train(
                 self.model, batch, self.lbfgs, remaining, self.reynolds, self.peclet,
                 data_weight=recipe.data_weight, compile=not self.arguments.no_compile, description="L-BFGS",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import sys
+from dataclasses import asdict
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +24,7 @@ BOUNDS = {"t": (60.0, 80.0), "x": (1.0, 8.0), "y": (-2.0, 2.0)}
 
 @pytest.fixture(autouse=True)
 def lenient_checks(monkeypatch):
-    """Run checkers in their reader-facing mode, where a wrong answer returns a verdict."""
+    """Run checkers in their reader-facing mode, where wrong code gets a failed verdict instead of an error."""
     monkeypatch.delenv("ML4ES_STRICT_CHECKS", raising=False)
 
 
@@ -304,24 +308,24 @@ def test_error_and_gradient_maps():
 # --- checkers -------------------------------------------------------------------------------------
 
 
-def transport_answer(d, peclet):
+def transport_solution(d, peclet):
     return d["c_t"] + d["u"] * d["c_x"] + d["v"] * d["c_y"] - (d["c_xx"] + d["c_yy"]) / peclet
 
 
-def loss_answer(d, c_observed, reynolds, peclet):
-    e1 = transport_answer(d, peclet)
+def loss_solution(d, c_observed, reynolds, peclet):
+    e1 = transport_solution(d, peclet)
     e2 = d["u_t"] + d["u"] * d["u_x"] + d["v"] * d["u_y"] + d["p_x"] - (d["u_xx"] + d["u_yy"]) / reynolds
     e3 = d["v_t"] + d["u"] * d["v_x"] + d["v"] * d["v_y"] + d["p_y"] - (d["v_xx"] + d["v_yy"]) / reynolds
     e4 = d["u_x"] + d["v_y"]
     return ((d["c"] - c_observed) ** 2).mean() + (e1**2 + e2**2 + e3**2 + e4**2).mean()
 
 
-def samples_answer(dataset, n):
+def samples_solution(dataset, n):
     observations = hf.sample_concentration(dataset, n, seed=1)
     return observations.t, observations.x, observations.y, observations.c
 
 
-def error_map_answer(predicted, reference):
+def error_map_solution(predicted, reference):
     squared = (predicted["u"] - reference["u"]) ** 2 + (predicted["v"] - reference["v"]) ** 2
     return np.sqrt(squared.mean(dim="time"))
 
@@ -329,10 +333,10 @@ def error_map_answer(predicted, reference):
 def checker_cases():
     dataset = small_wake()
     return [
-        (checks.check_transport_residual, transport_answer, ()),
-        (checks.check_loss, loss_answer, ()),
-        (checks.check_samples, samples_answer, (dataset, 100)),
-        (checks.check_error_map, error_map_answer, ()),
+        (checks.check_transport_residual, transport_solution, ()),
+        (checks.check_loss, loss_solution, ()),
+        (checks.check_samples, samples_solution, (dataset, 100)),
+        (checks.check_error_map, error_map_solution, ()),
     ]
 
 
@@ -340,9 +344,9 @@ CASE_IDS = ["transport", "loss", "samples", "error_map"]
 
 
 @pytest.mark.parametrize("case", range(4), ids=CASE_IDS)
-def test_checker_accepts_answer(case):
-    check, answer, extra = checker_cases()[case]
-    verdict = check(answer, *extra)
+def test_checker_accepts_solution(case):
+    check, solution, extra = checker_cases()[case]
+    verdict = check(solution, *extra)
     assert verdict.passed is True, verdict.message
 
 
@@ -362,7 +366,7 @@ def test_checker_stub_not_implemented(case):
         assert NOT_IMPLEMENTED in verdict.message
 
 
-BAD_ANSWERS = [
+INVALID_SUBMISSIONS = [
     42,
     "text",
     lambda *args: torch.full((3, 3), math.nan),
@@ -373,7 +377,7 @@ BAD_ANSWERS = [
 
 
 @pytest.mark.parametrize("case", range(4), ids=CASE_IDS)
-@pytest.mark.parametrize("bad", BAD_ANSWERS)
+@pytest.mark.parametrize("bad", INVALID_SUBMISSIONS)
 def test_checker_rejects_bad_input(case, bad):
     check, _, extra = checker_cases()[case]
     verdict = check(bad, *extra)
@@ -383,28 +387,28 @@ def test_checker_rejects_bad_input(case, bad):
 
 def test_transport_checker_hints():
     def wrong_sign(d, peclet):
-        return transport_answer(d, peclet) + 2 * (d["c_xx"] + d["c_yy"]) / peclet
+        return transport_solution(d, peclet) + 2 * (d["c_xx"] + d["c_yy"]) / peclet
 
     def fixed_peclet(d, peclet):
-        return transport_answer(d, 100.0)
+        return transport_solution(d, 100.0)
 
-    def numpy_answer(d, peclet):
-        return transport_answer(d, peclet).detach().numpy().ravel()
+    def numpy_result(d, peclet):
+        return transport_solution(d, peclet).detach().numpy().ravel()
 
     assert "wrong sign" in checks.check_transport_residual(wrong_sign).message
     assert "`peclet` argument" in checks.check_transport_residual(fixed_peclet).message
-    assert checks.check_transport_residual(numpy_answer).passed is True
+    assert checks.check_transport_residual(numpy_result).passed is True
 
 
 def test_loss_checker_hints():
     def no_continuity(d, c_observed, reynolds, peclet):
-        return loss_answer(d, c_observed, reynolds, peclet) - (d["u_x"] + d["v_y"]).pow(2).mean()
+        return loss_solution(d, c_observed, reynolds, peclet) - (d["u_x"] + d["v_y"]).pow(2).mean()
 
     def detached(d, c_observed, reynolds, peclet):
-        return loss_answer(d, c_observed, reynolds, peclet).item()
+        return loss_solution(d, c_observed, reynolds, peclet).item()
 
     def summed(d, c_observed, reynolds, peclet):
-        return loss_answer(d, c_observed, reynolds, peclet) * d["c"].shape[0]
+        return loss_solution(d, c_observed, reynolds, peclet) * d["c"].shape[0]
 
     assert "continuity" in checks.check_loss(no_continuity).message
     assert "attached" in checks.check_loss(detached).message
@@ -415,11 +419,11 @@ def test_samples_checker_rejects_wrong_points():
     dataset = small_wake()
 
     def outside(dataset, n):
-        t, x, y, c = samples_answer(dataset, n)
+        t, x, y, c = samples_solution(dataset, n)
         return t, x + 10.0, y, c
 
     def swapped_axes(dataset, n):
-        t, x, y, _ = samples_answer(dataset, n)
+        t, x, y, _ = samples_solution(dataset, n)
         c = dataset["c"].interp(
             time=xr.DataArray(t.double().ravel().numpy(), dims="s"),
             y=xr.DataArray(np.clip(x.double().ravel().numpy(), -2, 2), dims="s"),
@@ -428,11 +432,11 @@ def test_samples_checker_rejects_wrong_points():
         return t, x, y, c.values
 
     def wrong_count(dataset, n):
-        t, x, y, c = samples_answer(dataset, n - 1)
+        t, x, y, c = samples_solution(dataset, n - 1)
         return t, x, y, c
 
     def repeated(dataset, n):
-        t, x, y, c = samples_answer(dataset, 1)
+        t, x, y, c = samples_solution(dataset, 1)
         return t.repeat(n, 1), x.repeat(n, 1), y.repeat(n, 1), c.repeat(n, 1)
 
     assert "outside the window in x" in checks.check_samples(outside, dataset, 100).message
@@ -466,7 +470,7 @@ def test_samples_checker_accepts_regions():
 
 def test_error_map_checker_hints():
     def squared(predicted, reference):
-        return error_map_answer(predicted, reference) ** 2
+        return error_map_solution(predicted, reference) ** 2
 
     def with_time(predicted, reference):
         return (predicted["u"] - reference["u"]) ** 2
@@ -477,7 +481,7 @@ def test_error_map_checker_hints():
     assert "square root" in checks.check_error_map(squared).message
     assert "time axis" in checks.check_error_map(with_time).message
     assert "u alone" in checks.check_error_map(only_u).message
-    assert checks.check_error_map(lambda p, r: torch.as_tensor(error_map_answer(p, r).values)).passed is True
+    assert checks.check_error_map(lambda p, r: torch.as_tensor(error_map_solution(p, r).values)).passed is True
 
 
 # --- shipped weights ------------------------------------------------------------------------------
@@ -502,6 +506,57 @@ def test_shipped_weights_small_and_recorded():
     network = record["network"]
     model = hf.HiddenFluidPINN(BOUNDS, network["width"], network["depth"])
     model.load_state_dict(state)
+
+
+def shipped_record() -> dict:
+    _, record_path = shipped_files()
+    if not record_path.is_file():
+        pytest.skip("no hidden_fluid_pinn.json yet: scripts/train_hidden_fluid_pinn.py makes it")
+    return json.loads(record_path.read_text())
+
+
+def test_recipe_defaults_match_shipped_run():
+    record = shipped_record()
+    defaults = asdict(hf.HiddenFluidRecipe())
+    assert set(record["recipe"]) == set(defaults)
+    # The run's time limit stopped L-BFGS before the maximum it allowed, so the default is the count it took.
+    assert defaults["adam_steps"] == record["steps"]["Adam"]
+    assert defaults["lbfgs_steps"] == record["steps"]["L-BFGS"]
+    assert record["recipe"]["lbfgs_steps"] >= record["steps"]["L-BFGS"]
+    for name, value in record["recipe"].items():
+        if name != "lbfgs_steps":
+            assert defaults[name] == value, name
+    assert (defaults["width"], defaults["depth"]) == (record["network"]["width"], record["network"]["depth"])
+
+
+def test_recorded_recipe_builds_network():
+    # The chapter rebuilds the shipped recipe from the record to train it from scratch.
+    record = shipped_record()
+    recipe = hf.HiddenFluidRecipe(**record["recipe"])
+    model = hf.network_from_recipe(BOUNDS, recipe)
+    weights_path, _ = shipped_files()
+    with resources.as_file(weights_path) as path:
+        model.load_state_dict(torch.load(path, weights_only=True))
+
+
+def load_training_script():
+    path = Path(__file__).resolve().parents[2] / "scripts" / "train_hidden_fluid_pinn.py"
+    if not path.is_file():
+        pytest.skip(f"{path} not found: the test needs the repository checkout")
+    spec = importlib.util.spec_from_file_location("train_hidden_fluid_pinn", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_training_script_defaults_are_recipe(monkeypatch):
+    script = load_training_script()
+    monkeypatch.setattr(sys, "argv", ["scripts/train_hidden_fluid_pinn.py"])
+    arguments = script.parse_arguments()
+    for name, value in asdict(hf.HiddenFluidRecipe()).items():
+        assert getattr(arguments, name) == value, name
+    assert arguments.max_minutes is None
+    assert not arguments.resume
 
 
 @pytest.mark.slow

@@ -13,10 +13,10 @@ from torch import nn
 
 from ml4es.checks import CheckFailed, NotImplementedYet, as_float, as_tensor, assert_close, call, checker, is_stub
 from ml4es.pinns import hidden_fluid as hf
+from ml4es.pinns.probes import PROBE_BOUNDS, probe_points, random_network
 
-PROBE_BOUNDS = {"t": (0.0, 2.0), "x": (1.0, 8.0), "y": (-2.0, 2.0)}
 PROBE_NUMBERS = (80.0, 130.0)
-"""Reynolds and Péclet numbers unlike the wake's, so an answer that ignores its arguments fails."""
+"""Reynolds and Péclet numbers unlike the wake's, so a reader's function that ignores its arguments fails."""
 
 
 class AdvectedVortex(nn.Module):
@@ -70,19 +70,7 @@ class AdvectedVortex(nn.Module):
 
 def probe_model() -> hf.HiddenFluidPINN:
     """Return a small random float64 network, the same on every call, leaving the global seed alone."""
-    with torch.random.fork_rng():
-        torch.manual_seed(2468)
-        model = hf.HiddenFluidPINN(PROBE_BOUNDS, width=12, depth=3, dtype=torch.float64)
-        with torch.no_grad():
-            for layer in [*model.hidden, model.output]:
-                layer.bias.normal_(0.0, 0.3)
-    return model
-
-
-def probe_points(n: int = 30, seed: int = 7) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Return ``n`` fixed points ``(t, x, y)`` inside the probe bounds, each ``(n, 1)`` float64."""
-    generator = torch.Generator().manual_seed(seed)
-    return hf.collocation_points(PROBE_BOUNDS, n, generator, torch.float64)
+    return random_network(lambda: hf.HiddenFluidPINN(PROBE_BOUNDS, width=12, depth=3, dtype=torch.float64), seed=2468)
 
 
 def probe_derivatives(model: nn.Module | None = None, keep_graph: bool = False) -> dict[str, torch.Tensor]:
@@ -95,12 +83,12 @@ def probe_derivatives(model: nn.Module | None = None, keep_graph: bool = False) 
     return d if keep_graph else {name: value.detach() for name, value in d.items()}
 
 
-def _column(answer: Any, name: str, n: int) -> torch.Tensor:
-    if is_stub(answer):
+def _column(result: Any, name: str, n: int) -> torch.Tensor:
+    if is_stub(result):
         raise NotImplementedYet
-    if isinstance(answer, (tuple, list)):
-        raise CheckFailed(f"`{name}` should return one tensor of shape ({n}, 1), but it returned a {type(answer).__name__} of {len(answer)} items.")
-    return as_tensor(answer, name, shape=(n, 1))
+    if isinstance(result, (tuple, list)):
+        raise CheckFailed(f"`{name}` should return one tensor of shape ({n}, 1), but it returned a {type(result).__name__} of {len(result)} items.")
+    return as_tensor(result, name, shape=(n, 1))
 
 
 # --- Exercise 1: the transport residual ----------------------------------------------------------
@@ -160,10 +148,10 @@ def check_loss(hfm_loss: Any) -> str:
     d = probe_derivatives(model, keep_graph=True)
     c_observed = _probe_observations(d)
     reynolds, peclet = PROBE_NUMBERS
-    answer = call(hfm_loss, dict(d), c_observed.clone(), reynolds, peclet, name="hfm_loss")
-    if isinstance(answer, (tuple, list, dict)):
-        raise CheckFailed(f"`hfm_loss` should return one number (a 0-d tensor), but it returned a {type(answer).__name__}.")
-    value = as_float(answer, "hfm_loss(d, c_observed, reynolds, peclet)")
+    result = call(hfm_loss, dict(d), c_observed.clone(), reynolds, peclet, name="hfm_loss")
+    if isinstance(result, (tuple, list, dict)):
+        raise CheckFailed(f"`hfm_loss` should return one number (a 0-d tensor), but it returned a {type(result).__name__}.")
+    value = as_float(result, "hfm_loss(d, c_observed, reynolds, peclet)")
 
     detached = {name: item.detach() for name, item in d.items()}
     expected = float(reference_loss(detached, c_observed, reynolds, peclet))
@@ -188,7 +176,7 @@ def check_loss(hfm_loss: Any) -> str:
     if not math.isclose(value, expected, rel_tol=1e-6):
         raise CheckFailed(f"the loss is {value:.6g}, expected {expected:.6g} (of which the data misfit is {data:.3g}).")
 
-    if not isinstance(answer, torch.Tensor) or not answer.requires_grad:
+    if not isinstance(result, torch.Tensor) or not result.requires_grad:
         raise CheckFailed(
             "the value is right, but it is not a tensor attached to the network's weights, so the optimiser "
             "could not train on it: keep it a torch tensor (no .item(), float() or NumPy)."
@@ -199,19 +187,19 @@ def check_loss(hfm_loss: Any) -> str:
 # --- Exercise 3: where to observe c ---------------------------------------------------------------
 
 
-def _as_samples(answer: Any, n: int) -> dict[str, np.ndarray]:
-    if is_stub(answer):
+def _as_samples(result: Any, n: int) -> dict[str, np.ndarray]:
+    if is_stub(result):
         raise NotImplementedYet
-    if isinstance(answer, hf.Observations):
-        answer = (answer.t, answer.x, answer.y, answer.c)
-    if not isinstance(answer, (tuple, list)) or len(answer) != 4:
+    if isinstance(result, hf.Observations):
+        result = (result.t, result.x, result.y, result.c)
+    if not isinstance(result, (tuple, list)) or len(result) != 4:
         raise CheckFailed(
-            f"`choose_samples` should return four arrays (t, x, y, c) or an Observations, but it returned {type(answer).__name__}."
+            f"`choose_samples` should return four arrays (t, x, y, c) or an Observations, but it returned {type(result).__name__}."
         )
-    if any(is_stub(item) for item in answer):
+    if any(is_stub(item) for item in result):
         raise NotImplementedYet
     columns = {}
-    for name, item in zip(("t", "x", "y", "c"), answer):
+    for name, item in zip(("t", "x", "y", "c"), result):
         columns[name] = as_tensor(item, f"{name} from choose_samples", shape=(n, 1)).numpy().ravel()
     return columns
 
@@ -290,12 +278,12 @@ def probe_fields(seed: int = 5) -> tuple[xr.Dataset, xr.Dataset]:
 def check_error_map(error_map: Any) -> str:
     """Compare ``error_map(predicted, reference)`` with the RMS over time of the velocity error's magnitude."""
     predicted, reference = probe_fields()
-    answer = call(error_map, predicted.copy(), reference.copy(), name="error_map")
+    result = call(error_map, predicted.copy(), reference.copy(), name="error_map")
     shape = (reference.sizes["y"], reference.sizes["x"])
-    values = as_tensor(np.asarray(answer), "error_map(predicted, reference)")
+    values = as_tensor(np.asarray(result), "error_map(predicted, reference)")
     if tuple(values.shape) == tuple(reference["u"].shape):
         raise CheckFailed(f"the map has shape {tuple(values.shape)}, with a time axis: average over time to get one map of shape {shape} (y, x).")
-    values = as_tensor(np.asarray(answer), "error_map(predicted, reference)", shape=shape).numpy()
+    values = as_tensor(np.asarray(result), "error_map(predicted, reference)", shape=shape).numpy()
 
     du = (predicted["u"] - reference["u"]).values
     dv = (predicted["v"] - reference["v"]).values

@@ -11,11 +11,10 @@ from torch import nn
 
 from ml4es.checks import CheckFailed, NotImplementedYet, as_tensor, assert_close, call, checker, is_stub
 from ml4es.pinns import navier_stokes as ns
+from ml4es.pinns.probes import PROBE_BOUNDS, probe_points, random_network
 
 PROBE_LAMBDAS = (0.93, 0.013)
 """lambda1 and lambda2 unlike the true ones, so an answer that ignores its arguments fails."""
-
-PROBE_BOUNDS = {"t": (0.0, 2.0), "x": (1.0, 8.0), "y": (-2.0, 2.0)}
 
 
 class TaylorGreenVortex(nn.Module):
@@ -38,22 +37,7 @@ class TaylorGreenVortex(nn.Module):
 
 def probe_model() -> ns.NavierStokesPINN:
     """Return a small random float64 network, the same on every call, leaving the global seed alone."""
-    with torch.random.fork_rng():
-        torch.manual_seed(4321)
-        model = ns.NavierStokesPINN(PROBE_BOUNDS, width=12, depth=3, dtype=torch.float64)
-        with torch.no_grad():
-            for layer in [*model.hidden, model.output]:
-                layer.bias.normal_(0.0, 0.3)
-    return model
-
-
-def probe_points(n: int = 30, seed: int = 7) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Return ``n`` fixed points ``(t, x, y)`` inside the probe bounds, each ``(n, 1)`` float64."""
-    generator = torch.Generator().manual_seed(seed)
-    columns = []
-    for low, high in PROBE_BOUNDS.values():
-        columns.append(low + (high - low) * torch.rand(n, 1, generator=generator, dtype=torch.float64))
-    return columns[0], columns[1], columns[2]
+    return random_network(lambda: ns.NavierStokesPINN(PROBE_BOUNDS, width=12, depth=3, dtype=torch.float64), seed=4321)
 
 
 def probe_derivatives(model: nn.Module | None = None) -> dict[str, torch.Tensor]:

@@ -33,7 +33,6 @@ class TanhNetwork(Protocol):
     def normalise(self, t: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor: ...
 
 
-
 def _set_partitions(items: Sequence[int]) -> list[list[tuple[int, ...]]]:
     """Return every partition of ``items`` into non-empty blocks."""
     if not items:
