@@ -242,6 +242,39 @@ def test_wake_dataset_layout_and_cache(data_cache, monkeypatch):
     xr.testing.assert_identical(first, second)
 
 
+def test_wake_dataset_describes_sponge(data_cache, monkeypatch):
+    data = wake.wake_dataset(**TINY)
+
+    assert "sponge layer over the last 3 D before the outlet (from x = 4 D)" in data.attrs["domain"]
+    assert "0.1 per lattice time step" in data.attrs["domain"]
+    assert data.attrs["sponge_length"] == 3.0
+    assert data.attrs["sponge_start"] == 4.0
+    assert data.attrs["sponge_strength"] == 0.1
+
+    # A file cached before the sponge was described gets the description when it is read.
+    (path,) = (data_cache / "cylinder_wake").glob("*.nc")
+    old = data.copy()
+    old.attrs = {name: value for name, value in data.attrs.items() if not name.startswith("sponge")}
+    old.attrs["domain"] = "10 D long, 6 D between periodic sides, cylinder 3 D from the inlet"
+    old.to_netcdf(path)
+
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("the cached data set should have been read")
+
+    monkeypatch.setattr(wake, "simulate_wake", no_simulation)
+    cached = wake.wake_dataset(**TINY)
+    assert cached.attrs["domain"] == data.attrs["domain"]
+    assert cached.attrs["sponge_length"] == 3.0
+    xr.testing.assert_equal(cached, data)
+
+
+def test_domain_attributes_without_sponge():
+    attributes = wake.domain_attributes(lbm.CylinderSetup(diameter=4, sponge=0.0))
+
+    assert attributes["domain"].endswith("with no sponge layer before the outlet")
+    assert attributes["sponge_length"] == 0.0
+
+
 def test_wake_dataset_cache_key_changes_with_parameters():
     base = {"re": 100, "diameter": 20, "snapshots": 200}
     assert wake.cache_path(base) != wake.cache_path({**base, "re": 200})

@@ -346,6 +346,37 @@ def test_velocity_checker_hints():
     assert "swapped" in checks.check_velocities(swapped).message
 
 
+def velocities_without_create_graph(model, t, x, y):
+    x = x.clone().requires_grad_(True)
+    y = y.clone().requires_grad_(True)
+    psi, _ = model(t, x, y)
+    psi_x, psi_y = torch.autograd.grad(psi, (x, y), grad_outputs=torch.ones_like(psi))
+    return psi_y, -psi_x
+
+
+@pytest.mark.parametrize(
+    ("answer", "phrase"),
+    [
+        (velocities_without_create_graph, "create_graph=True"),
+        (lambda *args: tuple(value.detach() for value in velocities_answer(*args)), "carry no graph"),
+        (lambda *args: tuple(value.detach().requires_grad_(True) for value in velocities_answer(*args)), "not connected"),
+        (lambda *args: tuple(value.detach().numpy() for value in velocities_answer(*args)), "not tensors"),
+    ],
+)
+def test_velocity_checker_rejects_missing_graph(answer, phrase):
+    verdict = checks.check_velocities(answer)
+
+    assert verdict.passed is False
+    assert phrase in verdict.message
+    assert "right values" in verdict.message
+
+
+def test_velocity_checker_accepts_float32():
+    verdict = checks.check_velocities(lambda *args: tuple(value.float() for value in velocities_answer(*args)))
+
+    assert verdict.passed is True, verdict.message
+
+
 def test_pressure_checker_hints():
     def no_removal(predicted, reference):
         predicted, reference = np.asarray(predicted), np.asarray(reference)
@@ -356,7 +387,29 @@ def test_pressure_checker_hints():
         predicted, reference = predicted - predicted.mean(), reference - reference.mean()
         return np.linalg.norm(predicted - reference) / np.linalg.norm(reference)
 
+    def mean_per_snapshot(predicted, reference):
+        predicted, reference = np.asarray(predicted), np.asarray(reference)
+        predicted = predicted - predicted.mean(axis=(1, 2), keepdims=True)
+        reference = reference - reference.mean(axis=(1, 2), keepdims=True)
+        errors = [np.linalg.norm(p - q) / np.linalg.norm(q) for p, q in zip(predicted, reference)]
+        return float(np.mean(errors))
+
+    def per_cent(predicted, reference):
+        return 100 * pressure_error_answer(predicted, reference)
+
+    def per_cent_per_snapshot(predicted, reference):
+        return 100 * mean_per_snapshot(predicted, reference)
+
     assert "offset" in checks.check_pressure_error(no_removal).message
+    per_snapshot_verdict = checks.check_pressure_error(mean_per_snapshot)
+    assert "mean of one relative error per snapshot" in per_snapshot_verdict.message
+    assert "percentage" not in per_snapshot_verdict.message
+    per_cent_verdict = checks.check_pressure_error(per_cent)
+    assert "percentage" in per_cent_verdict.message
+    assert "per snapshot" not in per_cent_verdict.message
+    both_verdict = checks.check_pressure_error(per_cent_per_snapshot)
+    assert "percentage" in both_verdict.message
+    assert "per snapshot" in both_verdict.message
     assert "each snapshot" in checks.check_pressure_error(global_mean).message
     assert checks.check_pressure_error(lambda p, q: torch.tensor(pressure_error_answer(p, q))).passed is True
 

@@ -113,7 +113,11 @@ def wake_dataset(
     if cache and path.is_file():
         logger.info("reading the cached cylinder wake from %s", path)
         with xr.open_dataset(path) as cached:
-            return cached.load()
+            dataset = cached.load()
+        # Files cached before the sponge was described keep their key and values but get the
+        # current description of the domain.
+        dataset.attrs.update(domain_attributes(setup))
+        return dataset
 
     dataset = simulate_wake(setup, snapshots, snapshot_interval, spinup, x_range, y_range, progress, compile)
     dataset.attrs["parameters"] = json.dumps(parameters)
@@ -224,7 +228,7 @@ def simulate_wake(
             "mach_number": mach_number(setup),
             "relaxation_time": setup.tau,
             "scalar_relaxation_time": setup.tau_scalar,
-            "domain": f"{setup.length} D long, {setup.height} D between periodic sides, cylinder {setup.upstream} D from the inlet",
+            **domain_attributes(setup),
             "blockage_ratio": setup.blockage,
             "scalar_inflow": f"c = exp(-(y / {setup.scalar_width} D)^2) at the inlet",
             "spinup": spinup_steps / steps_per_unit,
@@ -242,6 +246,30 @@ def simulate_wake(
         setup.diameter, total, seconds, total * ny * nx / seconds / 1e6,
     )
     return dataset
+
+
+def domain_attributes(setup: CylinderSetup) -> dict[str, str | float]:
+    """Return the attributes that describe the simulated domain, its sponge layer included.
+
+    ``sponge_start`` is the streamwise distance of the sponge's start from the cylinder's centre,
+    in D, on the same axis as the data set's ``x``.
+    """
+    sponge_start = setup.length - setup.upstream - setup.sponge
+    domain = f"{setup.length:g} D long, {setup.height:g} D between periodic sides, cylinder {setup.upstream:g} D from the inlet"
+    if setup.sponge > 0:
+        domain += (
+            f", and a sponge layer over the last {setup.sponge:g} D before the outlet (from x = {sponge_start:g} D) "
+            f"that damps sound waves by relaxing the density towards 1, at a rate rising quadratically to "
+            f"{setup.sponge_strength:g} per lattice time step at the outlet"
+        )
+    else:
+        domain += ", with no sponge layer before the outlet"
+    return {
+        "domain": domain,
+        "sponge_length": float(setup.sponge),
+        "sponge_start": float(sponge_start),
+        "sponge_strength": float(setup.sponge_strength),
+    }
 
 
 def strouhal_number(times: np.ndarray, signal: np.ndarray) -> float:

@@ -144,6 +144,7 @@ def check_velocities(velocities: Any) -> str:
         assert_close(u, d["psi_y"], "u", rtol=1e-6, atol=1e-9),
         assert_close(v, -d["psi_x"], "v", rtol=1e-6, atol=1e-9),
     )
+    _check_velocity_graph(answer, model, t, x, y)
 
     # Continuity holds whatever the network: u_x + v_y = psi_yx - psi_xy = 0.
     vortex_u, vortex_v = _pair(call(velocities, TaylorGreenVortex(), t.clone(), x.clone(), y.clone(), name="velocities"), "velocities of the vortex", n)
@@ -151,6 +152,50 @@ def check_velocities(velocities: Any) -> str:
     assert_close(vortex_u, -torch.cos(x) * torch.sin(y) * decay, "u of the Taylor–Green vortex", rtol=1e-6, atol=1e-9)
     assert_close(vortex_v, torch.sin(x) * torch.cos(y) * decay, "v of the Taylor–Green vortex", rtol=1e-6, atol=1e-9)
     return f"u and v match psi_y and -psi_x to {error:.1e}, and the Taylor–Green vortex's velocities are right."
+
+
+def _check_velocity_graph(answer: Any, model: nn.Module, t: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> None:
+    """Check that u and v can be differentiated again, here with respect to the network's weights.
+
+    Without ``create_graph=True``, ``torch.autograd.grad`` returns tensors with no graph: their
+    values are right, but a further derivative of them (u_x, or the gradient of a loss with
+    respect to the weights) fails.
+    """
+    hint = (
+        "pass `create_graph=True` to `torch.autograd.grad` and do not detach the results, so that "
+        "u and v can be differentiated again, as the residuals and the training loss need."
+    )
+    u, v = answer
+    if not all(isinstance(value, torch.Tensor) for value in (u, v)):
+        kinds = " and ".join(sorted({type(value).__name__ for value in (u, v)}))
+        raise CheckFailed(
+            f"u and v have the right values, but your function returns {kinds}, not tensors: return the "
+            "tensors that `torch.autograd.grad` gives, so that they can be differentiated again."
+        )
+    if not (u.requires_grad and v.requires_grad):
+        raise CheckFailed(
+            f"u and v have the right values, but they carry no graph, so a second derivative of them fails: {hint}"
+        )
+
+    parameters = list(model.parameters())
+    try:
+        gradients = torch.autograd.grad((u.pow(2) + v.pow(2)).sum(), parameters, allow_unused=True)
+    except RuntimeError as error:
+        raise CheckFailed(
+            f"u and v have the right values, but differentiating them with respect to the weights failed "
+            f"({error.args[0].split('.')[0]}): {hint}"
+        ) from error
+    d = ns.autograd_derivatives(model, t, x, y, names=ns.VELOCITY_DERIVATIVES)
+    expected = torch.autograd.grad((d["psi_x"].pow(2) + d["psi_y"].pow(2)).sum(), parameters, allow_unused=True)
+    for parameter, got, want in zip(parameters, gradients, expected):
+        # The output bias does not enter a derivative of psi, so its gradient is None (unused).
+        got = torch.zeros_like(parameter) if got is None else got.to(parameter.dtype)
+        want = torch.zeros_like(parameter) if want is None else want
+        if not torch.allclose(got, want, rtol=1e-5, atol=1e-8):
+            raise CheckFailed(
+                "u and v have the right values, but their gradient with respect to the network's weights is "
+                f"wrong, so they are not connected to the network as they should be: {hint}"
+            )
 
 
 # --- Exercise 3: the pressure error with the mean removed -----------------------------------------
@@ -171,6 +216,14 @@ def _reference_pressure_error(predicted: np.ndarray, reference: np.ndarray) -> f
     return float(np.linalg.norm(predicted - reference) / np.linalg.norm(reference))
 
 
+def _mean_per_snapshot_error(predicted: np.ndarray, reference: np.ndarray) -> float:
+    """Return the mean over snapshots of each snapshot's relative error, a common wrong answer."""
+    predicted = predicted - predicted.mean(axis=(1, 2), keepdims=True)
+    reference = reference - reference.mean(axis=(1, 2), keepdims=True)
+    errors = np.linalg.norm(predicted - reference, axis=(1, 2)) / np.linalg.norm(reference, axis=(1, 2))
+    return float(errors.mean())
+
+
 @checker("Exercise 3 (pressure error up to a constant)")
 def check_pressure_error(pressure_error: Any) -> str:
     """Compare ``pressure_error(p_predicted, p_true)`` on arrays ``(time, y, x)`` with the reference."""
@@ -189,7 +242,16 @@ def check_pressure_error(pressure_error: Any) -> str:
     )
     centred = reference - reference.mean(axis=(1, 2), keepdims=True)
     wrong_denominator = float(np.linalg.norm(predicted - predicted.mean(axis=(1, 2), keepdims=True) - centred) / np.linalg.norm(reference))
+    per_snapshot = _mean_per_snapshot_error(predicted, reference)
+    per_snapshot_hint = (
+        "that is the mean of one relative error per snapshot: compute a single relative error over all "
+        "snapshots, the norm of the whole difference array over the norm of the whole reference array."
+    )
+    per_cent_hint = "that is a percentage: return the relative error as a fraction (0.05, not 5)."
     mistakes = [
+        (per_snapshot, per_snapshot_hint),
+        (100 * expected, per_cent_hint),
+        (100 * per_snapshot, f"{per_cent_hint} It is also the mean of one error per snapshot, so compute one relative error over all snapshots instead."),
         (no_removal, "the error still contains the pressure offset: subtract each snapshot's spatial mean from both fields first."),
         (global_removal, "you removed one mean over all snapshots, but the offset of the pressure may change with time: remove the mean over x and y of each snapshot."),
         (wrong_denominator, "divide by the norm of the reference with its mean removed as well."),
