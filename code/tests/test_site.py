@@ -55,13 +55,9 @@ BINDER_URL = (
 )
 
 # Uncaught errors that the pinned upstream packages raise on every page. Any other console
-# error fails the tests.
-# NOTE: Sphinx 7.4.7 writes an inline script twice when an extension adds it after the
-# builder starts (StandaloneHTMLBuilder.prepare_writing adds the registry's scripts again,
-# with filename "" in place of None). sphinx-thebe 0.3.1 adds `const THEBE_JS_URL = ...` that
-# way, so the second copy raises this SyntaxError. The first copy has already run, so the page
-# works. Drop this entry once the build no longer writes the script twice.
-KNOWN_UPSTREAM_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared",)
+# error fails the tests. The one that was here, sphinx-thebe's inline script written twice, is
+# gone since ml4es.sphinx_scripts drops repeated scripts.
+KNOWN_UPSTREAM_ERRORS: tuple[str, ...] = ()
 
 # How long Playwright waits for a page, for MathJax and for the widget manager, in milliseconds.
 TIMEOUT_MS = 30_000

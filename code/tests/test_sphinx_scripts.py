@@ -1,0 +1,60 @@
+"""Tests of the Sphinx extension that writes each script of a page once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sphinx.builders.html._assets import _JavaScript
+
+from ml4es.sphinx_scripts import unique_scripts
+
+# An extension that adds an inline script the way sphinx-thebe 0.3.1 does: after the builder
+# has started, so that Sphinx 7.4 writes it twice.
+LATE_SCRIPT = '''
+def add_late_script(app, env, docnames):
+    app.add_js_file(None, body='const LATE_SCRIPT = 1')
+
+
+def setup(app):
+    app.connect("env-before-read-docs", add_late_script)
+    return {"parallel_read_safe": True}
+'''
+
+
+def build(tmp_path: Path, extensions: list[str]) -> str:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "late_script.py").write_text(LATE_SCRIPT)
+    (source / "conf.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(source)!r})\nextensions = {extensions!r}\n"
+    )
+    (source / "index.rst").write_text("Page\n====\n\nText.\n")
+    out = tmp_path / "html"
+    subprocess.run(
+        [sys.executable, "-m", "sphinx", "-q", "-b", "html", str(source), str(out)],
+        check=True, capture_output=True, text=True,
+    )
+    return (out / "index.html").read_text()
+
+
+def test_unique_scripts_none_and_empty_names():
+    first = _JavaScript(None, body="const A = 1")
+    again = _JavaScript("", body="const A = 1")
+    other = _JavaScript("", body="const B = 2")
+    loaded = _JavaScript("app.js", priority=200)
+    assert unique_scripts([first, loaded, again, other, loaded]) == [first, loaded, other]
+
+
+def test_unique_scripts_other_priority():
+    early = _JavaScript("app.js", priority=200)
+    late = _JavaScript("app.js", priority=800)
+    assert unique_scripts([early, late]) == [early, late]
+
+
+@pytest.mark.parametrize(("extensions", "copies"), [(["late_script"], 2), (["late_script", "ml4es.sphinx_scripts"], 1)])
+def test_late_inline_script_written(tmp_path, extensions, copies):
+    # Without the extension the page has two copies, so the test sees the problem it guards against.
+    assert build(tmp_path, extensions).count("const LATE_SCRIPT = 1") == copies
