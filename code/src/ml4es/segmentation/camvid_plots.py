@@ -80,15 +80,22 @@ def plot_class_iou(
     scores: Mapping[str, Mapping[str, float]], frequency: Mapping[str, float], ax: plt.Axes | None = None
 ) -> plt.Axes:
     """Bar chart of per-class IoU for one or more models, classes ordered by pixel frequency."""
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 3.6))
+    own_figure = ax is None
+    if own_figure:
+        _, ax = plt.subplots(figsize=(8, 4))
     order = sorted(frequency, key=frequency.get, reverse=True)
     width = 0.8 / len(scores)
     for k, (name, iou) in enumerate(scores.items()):
         ax.bar(np.arange(len(order)) + (k - (len(scores) - 1) / 2) * width, [iou[c] for c in order], width, label=name)
-    ax.set_xticks(range(len(order)), [f"{c}\n{frequency[c]:.1%}" for c in order], fontsize="small")
+    # Turned labels, so that long class names such as "pedestrian" and "cyclist" do not overlap.
+    ax.set_xticks(
+        range(len(order)), [f"{c} ({frequency[c]:.1%})" for c in order],
+        fontsize="small", rotation=35, ha="right", rotation_mode="anchor",
+    )
     ax.set_ylabel("IoU")
     ax.set_ylim(0, 1)
-    ax.set_title("Per-class IoU; below each class, its share of the labelled pixels")
+    ax.set_title("Per-class IoU; beside each class, its share of the labelled pixels")
     ax.legend()
+    if own_figure:
+        ax.figure.tight_layout()
     return ax
