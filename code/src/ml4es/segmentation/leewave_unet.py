@@ -48,9 +48,10 @@ class LeeWaveRecipe:
     # Grid spacing (m) of the input fields, which sets the amplitude channel's band and smoothing.
     grid_spacing: float = 2000.0
     # Steps of training on synthetic fields (crop x crop, batches of ``batch``) before the UKV days,
-    # at the same peak learning rate, and the ranges the synthetic fields are drawn from.
+    # at the same peak learning rate, and the ranges the synthetic fields are drawn from. The ranges
+    # are left out of the repr, which the chapter prints.
     pretrain_steps: int = 0
-    pretrain_fields: leewaves.SceneRanges = leewaves.SceneRanges()
+    pretrain_fields: leewaves.SceneRanges = dataclasses.field(default=leewaves.SceneRanges(), repr=False)
 
 
 class WaveAmplitude(nn.Module):
@@ -169,7 +170,7 @@ def pretrain(
     Uses the loss and optimiser of :func:`train`, with a learning-rate cycle of its own. The
     fields come from a random stream seeded by ``recipe.seed`` but separate from the one that
     draws the UKV crops, so the fine-tuning that follows draws the same crops as without
-    pretraining. The history also holds the Dice, at a threshold of 0.5, on 32 fixed synthetic
+    pretraining. The history also contains the Dice, at a threshold of 0.5, on 32 fixed synthetic
     fields after the last step.
     """
     rng = np.random.default_rng([recipe.seed, 1])
