@@ -6,6 +6,7 @@ Dice and IoU on the validation and test days beside the band-pass baseline's.
 
 Usage: python scripts/train_leewave_unet.py [--steps N] [--threads N] [--output DIR]
     [--widths 16,32,64,128] [--crop N] [--batch N] [--evaluate-every N] [--amplitude-input]
+    [--pretrain-steps N]
 
 The options on the second line change the recipe for experiments. Without them the script
 reproduces the shipped weights.
@@ -40,11 +41,14 @@ def main() -> int:
     parser.add_argument("--evaluate-every", type=int, default=None, help="steps between validation scores")
     parser.add_argument("--amplitude-input", action="store_true",
                         help="give the network the band-pass wave amplitude as a second input channel")
+    parser.add_argument("--pretrain-steps", type=int, default=None,
+                        help="steps of training on synthetic lee-wave fields before the UKV days (default: 0)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    changes = {"steps": args.steps, "crop": args.crop, "batch": args.batch, "evaluate_every": args.evaluate_every}
+    changes = {"steps": args.steps, "crop": args.crop, "batch": args.batch, "evaluate_every": args.evaluate_every,
+               "pretrain_steps": args.pretrain_steps}
     changes = {key: value for key, value in changes.items() if value}
     if args.widths:
         changes["widths"] = tuple(int(width) for width in args.widths.split(","))
@@ -76,6 +80,13 @@ def main() -> int:
         "metrics": {"unet": unet, "band_pass_baseline": baseline},
         "validation_dice_history": list(zip(history["step"], history["validation_dice"])),
     }
+    if "pretrain_loss" in history:
+        losses = history["pretrain_loss"]
+        record["pretraining"] = {
+            "final_loss_mean_of_last_50": sum(losses[-50:]) / len(losses[-50:]),
+            "synthetic_dice": history["pretrain_synthetic_dice"][0],
+            "validation_dice_before_fine_tuning": history["pretrain_validation_dice"][0],
+        }
     args.output.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), args.output / "leewave_unet.pt")
     (args.output / "leewave_unet.json").write_text(json.dumps(record, indent=2) + "\n")

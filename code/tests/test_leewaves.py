@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 
 import matplotlib
 import numpy as np
@@ -316,6 +318,87 @@ def test_train_runs_and_keeps_history():
     assert probability.shape == (2, 48, 48)
     assert probability.min() >= 0.0
     assert probability.max() <= 1.0
+
+
+# Synthetic fields for pretraining.
+
+
+def test_synthetic_scene_shapes_and_mask():
+    w, mask = leewaves.synthetic_scene(np.random.default_rng(0), n=64)
+    assert w.shape == (64, 64)
+    assert w.dtype == np.float32
+    assert mask.shape == (64, 64)
+    assert mask.dtype == bool
+
+
+def test_synthetic_scene_scales_waves_to_drawn_std():
+    quiet = leewaves.SceneRanges(hills=(2, 2), wave_std=(0.3, 0.3), noise_std=(0.0, 0.0), cells=(0, 0), fronts=(0, 0))
+    for seed in range(4):
+        w, mask = leewaves.synthetic_scene(np.random.default_rng(seed), n=128, ranges=quiet)
+        assert mask.any()
+        assert float(w[mask].std()) == pytest.approx(0.3, rel=1e-3)
+
+
+def test_synthetic_scene_without_hills_has_empty_mask():
+    flat = leewaves.SceneRanges(hills=(0, 0))
+    w, mask = leewaves.synthetic_scene(np.random.default_rng(1), n=64, ranges=flat)
+    assert not mask.any()
+    assert float(np.abs(w).max()) > 0.0
+
+
+def test_synthetic_batch_shapes_and_targets():
+    recipe = leewave_unet.LeeWaveRecipe(crop=48, batch=5)
+    inputs, targets = leewave_unet.synthetic_batch(np.random.default_rng(0), recipe)
+    assert inputs.shape == (5, 1, 48, 48)
+    assert targets.shape == (5, 1, 48, 48)
+    assert inputs.dtype == torch.float32
+    assert set(torch.unique(targets).tolist()) <= {0.0, 1.0}
+    assert targets.sum() > 0
+    assert torch.isfinite(inputs).all()
+
+
+def test_synthetic_batch_divides_by_scale():
+    recipe = leewave_unet.LeeWaveRecipe(crop=32, batch=2, scale=0.25)
+    inputs, targets = leewave_unet.synthetic_batch(np.random.default_rng(3), recipe)
+    rng = np.random.default_rng(3)
+    for i in range(2):
+        w, mask = leewaves.synthetic_scene(rng, 32, recipe.grid_spacing, recipe.pretrain_fields)
+        np.testing.assert_allclose(inputs[i, 0].numpy(), w / 0.25, rtol=1e-6)
+        np.testing.assert_array_equal(targets[i, 0].numpy(), mask.astype(np.float32))
+
+
+def test_synthetic_batch_reproducible_with_seed():
+    recipe = leewave_unet.LeeWaveRecipe(crop=32, batch=3)
+    first = leewave_unet.synthetic_batch(np.random.default_rng(7), recipe)
+    again = leewave_unet.synthetic_batch(np.random.default_rng(7), recipe)
+    other = leewave_unet.synthetic_batch(np.random.default_rng(8), recipe)
+    torch.testing.assert_close(first[0], again[0])
+    torch.testing.assert_close(first[1], again[1])
+    assert not torch.equal(first[0], other[0])
+
+
+def test_train_with_pretraining_records_it():
+    recipe = leewave_unet.LeeWaveRecipe(widths=(4, 8), crop=32, batch=2, steps=3, evaluate_every=1, pretrain_steps=3)
+    model, history = leewave_unet.train(tiny_dataset(), recipe, progress=False)
+    assert len(history["pretrain_loss"]) == 3
+    assert 0.0 <= history["pretrain_synthetic_dice"][0] <= 1.0
+    assert 0.0 <= history["pretrain_validation_dice"][0] <= 1.0
+    assert len(history["loss"]) == 3
+
+
+def test_train_without_pretraining_is_unchanged():
+    recipe = leewave_unet.LeeWaveRecipe(widths=(4, 8), crop=32, batch=2, steps=3, evaluate_every=1)
+    assert recipe.pretrain_steps == 0
+    _, history = leewave_unet.train(tiny_dataset(), recipe, progress=False)
+    assert "pretrain_loss" not in history
+
+
+def test_recipe_from_record_round_trip():
+    recipe = leewave_unet.LeeWaveRecipe(widths=(8, 16), pretrain_steps=5,
+                                        pretrain_fields=leewaves.SceneRanges(cells=(1, 2)))
+    settings = json.loads(json.dumps(dataclasses.asdict(recipe)))
+    settings["unknown_setting"] = 1
+    assert leewave_unet.recipe_from_record(settings) == recipe
 
 
 def test_wave_amplitude_layer_matches_baseline():

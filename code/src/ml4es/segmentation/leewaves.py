@@ -122,6 +122,73 @@ def synthetic_field(
     )
 
 
+@dataclass(frozen=True)
+class SceneRanges:
+    """Ranges (low, high) from which :func:`synthetic_scene` draws each field.
+
+    Speeds and amplitudes are in m/s, lengths in grid points, counts are inclusive. The defaults
+    imitate the training days of the UKV 700 hPa fields. There, the standard deviation of w inside
+    one frame's masks is 0.1 to 0.6 m/s, and outside the masks it is 0.1 m/s, with 0.1 % of those
+    grid points beyond 0.7 m/s.
+    """
+
+    # Lower-layer wind, which sets the trapped wavelength: 5.4 km at 7 m/s, 21 km at 15 m/s.
+    wind_speed: tuple[float, float] = (7.0, 15.0)
+    # A field drawn with no hill has no waves and an empty mask.
+    hills: tuple[int, int] = (0, 3)
+    # Standard deviation of the waves inside their mask.
+    wave_std: tuple[float, float] = (0.1, 0.7)
+    # Smooth background motion: standard deviation and Gaussian correlation length.
+    noise_std: tuple[float, float] = (0.03, 0.12)
+    noise_length: tuple[float, float] = (1.5, 5.0)
+    # Convective cells: round Gaussian bumps, three in four of them upward.
+    cells: tuple[int, int] = (0, 25)
+    cell_amplitude: tuple[float, float] = (0.2, 1.0)
+    cell_radius: tuple[float, float] = (1.0, 3.0)
+    # Fronts: straight bands of upward motion of finite length.
+    fronts: tuple[int, int] = (0, 2)
+    front_amplitude: tuple[float, float] = (0.2, 0.8)
+    front_width: tuple[float, float] = (1.5, 4.0)
+
+
+def synthetic_scene(
+    rng: np.random.Generator, n: int = 128, dx: float = 2000.0, ranges: SceneRanges = SceneRanges()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw a training field: lee waves of :func:`synthetic_field` among motions that are not waves.
+
+    The waves are rescaled to a drawn standard deviation inside their exact mask, then smooth
+    noise, convective cells and fronts are added, none of which enters the mask. Returns the
+    vertical velocity (m/s, float32, n x n) and the mask (bool, n x n).
+    """
+    hills = int(rng.integers(ranges.hills[0], ranges.hills[1] + 1))
+    waves = synthetic_field(rng, n, dx, wind_speed=rng.uniform(*ranges.wind_speed), hills=hills, noise=0.0)
+    w = waves.w.astype(float)
+    if waves.mask.any():
+        w *= rng.uniform(*ranges.wave_std) / max(float(w[waves.mask].std()), 1e-6)
+
+    smooth = ndimage.gaussian_filter(rng.standard_normal((n, n)), sigma=rng.uniform(*ranges.noise_length), mode="wrap")
+    w += rng.uniform(*ranges.noise_std) * smooth / smooth.std()
+
+    rows, columns = np.mgrid[:n, :n].astype(float)
+    for _ in range(rng.integers(ranges.cells[0], ranges.cells[1] + 1)):
+        row, column = rng.uniform(0, n, size=2)
+        sign = 1.0 if rng.random() < 0.75 else -1.0
+        radius = rng.uniform(*ranges.cell_radius)
+        distance2 = (rows - row) ** 2 + (columns - column) ** 2
+        w += sign * rng.uniform(*ranges.cell_amplitude) * np.exp(-distance2 / (2 * radius**2))
+
+    for _ in range(rng.integers(ranges.fronts[0], ranges.fronts[1] + 1)):
+        row, column = rng.uniform(0, n, size=2)
+        angle = rng.uniform(0, np.pi)
+        across = -(rows - row) * np.sin(angle) + (columns - column) * np.cos(angle)
+        along = (rows - row) * np.cos(angle) + (columns - column) * np.sin(angle)
+        half_length = rng.uniform(0.2, 0.6) * n
+        taper = 1 / (1 + np.exp((np.abs(along) - half_length) / 4.0))
+        width = rng.uniform(*ranges.front_width)
+        w += rng.uniform(*ranges.front_amplitude) * taper * np.exp(-(across**2) / (2 * width**2))
+    return w.astype(np.float32), waves.mask
+
+
 def dominant_wave(
     field: np.ndarray,
     mask: np.ndarray | None = None,
