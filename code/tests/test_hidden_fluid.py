@@ -222,6 +222,31 @@ def test_sample_concentration_dye_region():
     assert float(observations.c.min()) > 0.5
 
 
+def test_as_observations_from_arrays():
+    t, x, y, c = np.arange(3.0), np.ones(3), np.zeros((3, 1)), torch.linspace(0, 1, 3, dtype=torch.float64)
+    observations = hf.as_observations((t, x, y, c))
+    for name in ("t", "x", "y", "c"):
+        assert getattr(observations, name).shape == (3, 1)
+        assert getattr(observations, name).dtype == torch.float32
+    assert observations.c.ravel().tolist() == [0.0, 0.5, 1.0]
+    assert observations.region == "chosen"
+
+
+def test_as_observations_keeps_observations():
+    observations = hf.sample_concentration(small_wake(), n=10, seed=0)
+    assert hf.as_observations(observations) is observations
+
+
+@pytest.mark.parametrize(
+    ("samples", "match"),
+    [(np.zeros((4, 3)), "four arrays"), ((np.zeros(3),) * 3, "four arrays"),
+     ((np.zeros(3), np.zeros(3), np.zeros(2), np.zeros(3)), "different lengths")],
+)
+def test_as_observations_rejects_bad_samples(samples, match):
+    with pytest.raises(ValueError, match=match):
+        hf.as_observations(samples)
+
+
 @pytest.mark.parametrize(
     ("keyword", "value", "match"),
     [("n", 0, "number of samples"), ("n", 10**6, "number of samples"), ("noise", math.nan, "noise level"),

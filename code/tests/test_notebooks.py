@@ -215,3 +215,22 @@ def test_cli_reports_missing_chapters(tmp_path, capsys):
     (tmp_path / "book").mkdir()
     assert main(["notebooks", "--root", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
     assert "no MyST chapters" in capsys.readouterr().err
+
+
+def test_read_page_titles_skips_front_matter_and_code(tmp_path):
+    from ml4es import myst
+
+    page = tmp_path / "book" / "part" / "page.md"
+    page.parent.mkdir(parents=True)
+    page.write_text("---\n# not a title\nkernelspec: {}\n---\n\n```python\n# not a title either\n```\n\n# The page\n\n# Later\n")
+    (tmp_path / "book" / "untitled.md").write_text("Text only.\n")
+    assert myst.read_page_titles(tmp_path) == {"book/part/page": "The page"}
+
+
+def test_doc_link_shows_page_title():
+    from ml4es import myst
+
+    context = myst.Context(site_url="https://example.org", source_dir="book/part", page_titles={"book/other/page": "Another page"})
+    converted = myst.convert("See {doc}`../other/page` and {doc}`../other/untitled`.", context)
+    assert "[Another page](https://example.org/book/other/page.html)" in converted
+    assert "[untitled](https://example.org/book/other/untitled.html)" in converted

@@ -58,3 +58,22 @@ def test_animation_html_rejects_a_non_animation():
 
     with pytest.raises(TypeError, match="expected a matplotlib Animation, got NoneType"):
         animation_html(None)
+
+
+def test_plot_losses_consecutive_phases():
+    from ml4es.plotting import plot_losses
+
+    ax = plot_losses({"Adam": [3.0, 2.0, 1.0], "L-BFGS": [0.5, 0.4]})
+    adam, lbfgs = ax.get_lines()
+    assert list(adam.get_xdata()) == [0, 1, 2]
+    assert list(lbfgs.get_xdata()) == [3, 4]
+    plt.close(ax.figure)
+
+
+def test_plot_losses_terms_share_steps():
+    from ml4es.plotting import plot_losses
+
+    ax = plot_losses({"loss": [3.0, 2.0], "data": [1.0, 0.5], "residuals": [2.0, 1.5]}, consecutive=False)
+    for line in ax.get_lines():
+        assert list(line.get_xdata()) == [0, 1]
+    plt.close(ax.figure)

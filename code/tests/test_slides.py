@@ -323,6 +323,12 @@ def test_deck_loads_only_local_files(deck):
     assert outside == []
 
 
+def test_deck_inlines_favicon(deck):
+    icons = re.findall(r'<link rel="icon" href="([^"]+)">', deck.html)
+    assert len(icons) == 1
+    assert icons[0].startswith("data:image/svg+xml,")
+
+
 def test_invalid_slide_type_rejected():
     cell = nbformat.v4.new_markdown_cell("text", metadata={"slideshow": {"slide_type": "next"}})
 

@@ -167,6 +167,8 @@ class Context:
     exercise_numbers: dict[str, int] = field(default_factory=dict)
     exercise_count: int = 0
     cited: list[str] = field(default_factory=list)
+    page_titles: dict[str, str] = field(default_factory=dict)
+    """Title of each page, by document name from the book's root, for ``{doc}`` links without text."""
 
 
 @dataclass
@@ -405,7 +407,7 @@ def _render_role(name: str, content: str, context: Context) -> str:
         return _citation(name, target, context)
     if name == "doc":
         url = page_url(target, context) if context.site_url else ""
-        label = text or Path(target).name.replace("_", " ")
+        label = text or context.page_titles.get(_page_path(target, context)) or Path(target).name.replace("_", " ")
         return f"[{label}]({url})" if url else label
     if name in ("ref", "numref"):
         if text:
@@ -421,6 +423,43 @@ def _split_target(content: str) -> tuple[str, str]:
     if match:
         return match.group("text").strip(), match.group("target").strip()
     return "", content.strip()
+
+
+def read_page_titles(root: Path) -> dict[str, str]:
+    """Return the title (first level-1 heading) of every MyST page under ``root / "book"``, by document name.
+
+    Document names are relative to ``root``, without the suffix, as in ``book/pinns/heat_equation``.
+    Front matter and fenced code are skipped, so comments in code cells are never taken for titles.
+    """
+    titles = {}
+    for path in sorted((root / "book").rglob("*.md")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        title = _first_heading(path.read_text(encoding="utf-8"))
+        if title:
+            titles[path.relative_to(root).with_suffix("").as_posix()] = title
+    return titles
+
+
+def _first_heading(text: str) -> str:
+    lines = text.splitlines()
+    start = 0
+    if lines and lines[0].strip() == "---":
+        closing = next((number for number, line in enumerate(lines[1:], start=1) if line.strip() == "---"), None)
+        start = closing + 1 if closing is not None else 0
+    fence = ""
+    for line in lines[start:]:
+        stripped = line.strip()
+        if fence:
+            if stripped.startswith(fence):
+                fence = ""
+            continue
+        if stripped.startswith(("```", ":::")):
+            fence = stripped[:3]
+            continue
+        if line.startswith("# "):
+            return line[2:].strip()
+    return ""
 
 
 def _page_path(target: str, context: Context) -> str:

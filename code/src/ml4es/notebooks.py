@@ -153,6 +153,7 @@ def _context(settings: BookSettings, source: Path, instructor: bool) -> myst.Con
         source_dir=relative_dir,
         bibliography=myst.read_bibtex(settings.root / "book" / "references.bib"),
         instructor=instructor,
+        page_titles=myst.read_page_titles(settings.root),
     )
 
 

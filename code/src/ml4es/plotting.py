@@ -34,15 +34,22 @@ def plot_losses(
     histories: Mapping[str, Sequence[float]],
     ax: plt.Axes | None = None,
     title: str = "Training loss",
+    consecutive: bool = True,
 ) -> plt.Axes:
-    """Plot one or more loss histories against the step on a logarithmic axis."""
+    """Plot one or more loss histories against the step on a logarithmic axis.
+
+    With ``consecutive=True`` the histories are phases of one run (Adam, then L-BFGS), drawn one
+    after another. With ``consecutive=False`` they are parts of the same steps (the loss and its
+    terms), all drawn from step 0.
+    """
     if ax is None:
         _, ax = plt.subplots()
     offset = 0
     for label, history in histories.items():
         steps = np.arange(offset, offset + len(history))
         ax.semilogy(steps, history, label=label)
-        offset += len(history)
+        if consecutive:
+            offset += len(history)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)

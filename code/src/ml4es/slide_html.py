@@ -12,13 +12,22 @@ import logging
 import mimetypes
 import re
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 from markdown_it import MarkdownIt
 from mdit_py_plugins.amsmath import amsmath_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 logger = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def favicon_uri() -> str:
+    """Return the course's icon (the site's favicon) as a data URI, so that a deck asks no server for one."""
+    svg = (resources.files("ml4es") / "static" / "favicon.svg").read_text(encoding="utf-8")
+    return "data:image/svg+xml," + quote(svg.strip())
 
 # Output formats, in the order of preference, that a deck shows from one display_data or
 # execute_result output. Widget views are left out, because decks have no widget manager.
@@ -237,6 +246,7 @@ def page(title: str, footer: str, sections: str, static_prefix: str) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}: slides</title>
+<link rel="icon" href="{favicon_uri()}">
 <link rel="stylesheet" href="{reveal}/reset.css">
 <link rel="stylesheet" href="{reveal}/reveal.css">
 <link rel="stylesheet" href="{reveal}/theme/white.css">
@@ -269,6 +279,7 @@ def index_page(title: str, decks: list[tuple[str, str]]) -> str:
 <head>
 <meta charset="utf-8">
 <title>{html.escape(title)}: slide decks</title>
+<link rel="icon" href="{favicon_uri()}">
 <style>body {{ font-family: sans-serif; max-width: 50em; margin: 2em auto; line-height: 1.5; }}</style>
 </head>
 <body>

@@ -240,6 +240,7 @@ def build_deck(
         source_dir=source.parent.relative_to(settings.root).as_posix(),
         bibliography=myst.read_bibtex(settings.root / "book" / "references.bib"),
         instructor=False,
+        page_titles=myst.read_page_titles(settings.root),
     )
     myst.number_labels([cell.source for cell in notebook.cells if cell.cell_type == "markdown"], context)
 

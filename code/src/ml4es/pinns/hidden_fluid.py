@@ -75,6 +75,29 @@ class Observations:
         return Observations(self.t[index], self.x[index], self.y[index], self.c[index], self.region, self.noise)
 
 
+
+def as_observations(samples: Observations | Sequence, region: str = "chosen", dtype: torch.dtype = torch.float32) -> Observations:
+    """Return ``samples`` as an :class:`Observations`: four arrays or tensors (t, x, y, c) of one length.
+
+    A reader's ``choose_samples`` may return any of the forms its checker accepts; training needs
+    column tensors. An :class:`Observations` is returned unchanged.
+    """
+    if isinstance(samples, Observations):
+        return samples
+    if not isinstance(samples, (tuple, list)) or len(samples) != 4:
+        raise ValueError(
+            f"invalid samples of type {type(samples).__name__}; expected four arrays (t, x, y, c) or an Observations"
+        )
+    columns = {}
+    for name, values in zip(("t", "x", "y", "c"), samples):
+        if isinstance(values, torch.Tensor):
+            values = values.detach().cpu().numpy()
+        columns[name] = torch.as_tensor(np.array(values, dtype=np.float64).reshape(-1, 1), dtype=dtype)
+    lengths = {name: column.shape[0] for name, column in columns.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"invalid samples: t, x, y and c have different lengths {lengths}; expected one length")
+    return Observations(**columns, region=region)
+
 Region = str | Mapping[str, tuple[float, float]]
 """Sampling region for c: ``"window"``, ``"dye"`` or a box ``{"t": (min, max), "x": ..., "y": ...}``."""
 
