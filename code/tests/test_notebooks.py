@@ -217,7 +217,7 @@ def test_cli_reports_missing_chapters(tmp_path, capsys):
     assert "no MyST chapters" in capsys.readouterr().err
 
 
-def test_read_page_titles_skips_front_matter_and_code(tmp_path):
+def test_page_titles_skip_front_matter(tmp_path):
     from ml4es import myst
 
     page = tmp_path / "book" / "part" / "page.md"

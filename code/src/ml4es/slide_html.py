@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 @lru_cache(maxsize=1)
 def favicon_uri() -> str:
-    """Return the course's icon (the site's favicon) as a data URI, so that a deck asks no server for one."""
+    """Return the course's icon (the site's favicon) as a data URI, so that a deck requests no icon file."""
     svg = (resources.files("ml4es") / "static" / "favicon.svg").read_text(encoding="utf-8")
     return "data:image/svg+xml," + quote(svg.strip())
 
