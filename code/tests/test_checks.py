@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -75,6 +77,7 @@ def test_wrong_answer_says_why(answer, expected):
         lambda x: (2 * x).float(),
         lambda x: (2 * x).requires_grad_(True) * 1.0,
         lambda x: (2 * x).tolist(),
+        lambda x: (2 * x).double().flip(0).numpy()[::-1],
     ],
 )
 def test_equivalent_answers_accepted(answer):
@@ -147,3 +150,28 @@ def test_none_return_message_is_one_sentence():
     verdict = check_double(double)
     assert "Replace the `...`" not in verdict.message
     assert verdict.message.count(".") == 1
+
+
+def test_as_tensor_accepts_negative_strides():
+    values = np.arange(4.0)[::-1]
+
+    assert as_tensor(values, "values").tolist() == [3.0, 2.0, 1.0, 0.0]
+
+
+def test_as_tensor_read_only_array_no_warning():
+    values = np.arange(4.0)
+    values.flags.writeable = False
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tensor = as_tensor(values, "values")
+
+    assert tensor.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_as_tensor_copies_arrays():
+    values = np.arange(4.0)
+
+    as_tensor(values, "values").add_(1.0)
+
+    assert values.tolist() == [0.0, 1.0, 2.0, 3.0]

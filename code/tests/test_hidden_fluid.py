@@ -425,6 +425,48 @@ def test_transport_checker_hints():
     assert checks.check_transport_residual(numpy_result).passed is True
 
 
+@pytest.mark.parametrize(
+    ("missing", "phrase"),
+    [("c_t", "c_t is missing"), ("u", "u c_x is missing"), ("v", "v c_y is missing")],
+)
+def test_transport_checker_missing_term(missing, phrase):
+    def without_term(d, peclet):
+        terms = {"c_t": d["c_t"], "u": d["u"] * d["c_x"], "v": d["v"] * d["c_y"]}
+        terms[missing] = torch.zeros_like(d["c_t"])
+        return terms["c_t"] + terms["u"] + terms["v"] - (d["c_xx"] + d["c_yy"]) / peclet
+
+    verdict = checks.check_transport_residual(without_term)
+
+    assert verdict.passed is False
+    assert phrase in verdict.message
+
+
+def test_transport_checker_accepts_in_place_ops():
+    def in_place(d, peclet):
+        e1 = d["c_t"]
+        e1 += d["u"] * d["c_x"]
+        e1 += d["v"] * d["c_y"]
+        e1 -= (d["c_xx"] + d["c_yy"]) / peclet
+        return e1
+
+    verdict = checks.check_transport_residual(in_place)
+
+    assert verdict.passed is True, verdict.message
+
+
+def test_transport_checker_accepts_float32():
+    verdict = checks.check_transport_residual(lambda d, peclet: transport_solution(d, peclet).float())
+
+    assert verdict.passed is True, verdict.message
+
+
+def test_transport_checker_rejects_float16():
+    verdict = checks.check_transport_residual(lambda d, peclet: transport_solution(d, peclet).half())
+
+    assert verdict.passed is False
+    assert "float32 or float64" in verdict.message
+
+
 def test_loss_checker_hints():
     def no_continuity(d, c_observed, reynolds, peclet):
         return loss_solution(d, c_observed, reynolds, peclet) - (d["u_x"] + d["v_y"]).pow(2).mean()
@@ -438,6 +480,42 @@ def test_loss_checker_hints():
     assert "continuity" in checks.check_loss(no_continuity).message
     assert "attached" in checks.check_loss(detached).message
     assert "means" in checks.check_loss(summed).message
+
+
+def test_loss_checker_reynolds_peclet_swapped():
+    def swapped(d, c_observed, reynolds, peclet):
+        return loss_solution(d, c_observed, peclet, reynolds)
+
+    verdict = checks.check_loss(swapped)
+
+    assert verdict.passed is False
+    assert "Re and Pe are swapped" in verdict.message
+
+
+def test_loss_checker_data_weight_ten():
+    def weighted(d, c_observed, reynolds, peclet):
+        return loss_solution(d, c_observed, reynolds, peclet) + 9 * ((d["c"] - c_observed) ** 2).mean()
+
+    verdict = checks.check_loss(weighted)
+
+    assert verdict.passed is False
+    assert "w = 10" in verdict.message
+    assert "w = 1" in verdict.message
+
+
+def test_loss_checker_close_value():
+    def no_viscosity(d, c_observed, reynolds, peclet):
+        e1 = transport_solution(d, peclet)
+        e2 = d["u_t"] + d["u"] * d["u_x"] + d["v"] * d["u_y"] + d["p_x"]
+        e3 = d["v_t"] + d["u"] * d["v_x"] + d["v"] * d["v_y"] + d["p_y"]
+        e4 = d["u_x"] + d["v_y"]
+        return ((d["c"] - c_observed) ** 2).mean() + (e1**2 + e2**2 + e3**2 + e4**2).mean()
+
+    verdict = checks.check_loss(no_viscosity)
+
+    assert verdict.passed is False
+    assert "close" in verdict.message
+    assert "1/Re and 1/Pe" in verdict.message
 
 
 def test_samples_checker_rejects_wrong_points():
@@ -456,6 +534,10 @@ def test_samples_checker_rejects_wrong_points():
         )
         return t, x, y, c.values
 
+    def swapped_columns(dataset, n):
+        t, x, y, c = samples_solution(dataset, n)
+        return t, y, x, c
+
     def wrong_count(dataset, n):
         t, x, y, c = samples_solution(dataset, n - 1)
         return t, x, y, c
@@ -465,6 +547,9 @@ def test_samples_checker_rejects_wrong_points():
         return t.repeat(n, 1), x.repeat(n, 1), y.repeat(n, 1), c.repeat(n, 1)
 
     assert "outside the window in x" in checks.check_samples(outside, dataset, 100).message
+    swapped_verdict = checks.check_samples(swapped_columns, dataset, 100)
+    assert "x and y look swapped" in swapped_verdict.message
+    assert "outside" not in swapped_verdict.message
     assert "data give" in checks.check_samples(swapped_axes, dataset, 100).message
     assert "shape" in checks.check_samples(wrong_count, dataset, 100).message
     assert "distinct" in checks.check_samples(repeated, dataset, 100).message
@@ -507,6 +592,23 @@ def test_error_map_checker_hints():
     assert "time axis" in checks.check_error_map(with_time).message
     assert "u alone" in checks.check_error_map(only_u).message
     assert checks.check_error_map(lambda p, r: torch.as_tensor(error_map_solution(p, r).values)).passed is True
+
+
+def test_error_map_checker_axes_out_of_order():
+    flipped = checks.check_error_map(lambda p, r: error_map_solution(p, r).values[::-1])
+    transposed = checks.check_error_map(lambda p, r: error_map_solution(p, r).values.T)
+
+    assert "flipped" in flipped.message
+    assert "out of order" in transposed.message
+
+
+def test_error_map_checker_accepts_tensor_needing_grad():
+    def needs_grad(predicted, reference):
+        return torch.as_tensor(error_map_solution(predicted, reference).values).requires_grad_(True) * 1.0
+
+    verdict = checks.check_error_map(needs_grad)
+
+    assert verdict.passed is True, verdict.message
 
 
 # --- shipped weights ------------------------------------------------------------------------------

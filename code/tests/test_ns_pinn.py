@@ -346,6 +346,18 @@ def test_velocity_checker_hints():
     assert "swapped" in checks.check_velocities(swapped).message
 
 
+def test_velocity_checker_inputs_without_grad():
+    def no_requires_grad(model, t, x, y):
+        psi, _ = model(t, x, y)
+        psi_x, psi_y = torch.autograd.grad(psi, (x, y), grad_outputs=torch.ones_like(psi), create_graph=True)
+        return psi_y, -psi_x
+
+    verdict = checks.check_velocities(no_requires_grad)
+
+    assert verdict.passed is False
+    assert "requires_grad_" in verdict.message
+
+
 def velocities_without_create_graph(model, t, x, y):
     x = x.clone().requires_grad_(True)
     y = y.clone().requires_grad_(True)
@@ -412,6 +424,37 @@ def test_pressure_checker_hints():
     assert "per snapshot" in both_verdict.message
     assert "each snapshot" in checks.check_pressure_error(global_mean).message
     assert checks.check_pressure_error(lambda p, q: torch.tensor(pressure_error_answer(p, q))).passed is True
+
+
+def test_pressure_checker_accepts_tensor_needing_grad():
+    verdict = checks.check_pressure_error(lambda p, q: torch.tensor(pressure_error_answer(p, q), requires_grad=True))
+
+    assert verdict.passed is True, verdict.message
+
+
+def test_pressure_checker_xarray_only():
+    def xarray_only(predicted, reference):
+        predicted = predicted - predicted.mean(("x", "y"))
+        reference = reference - reference.mean(("x", "y"))
+        return float(np.sqrt(((predicted - reference) ** 2).sum() / (reference**2).sum()))
+
+    verdict = checks.check_pressure_error(xarray_only)
+
+    assert verdict.passed is False
+    assert "NumPy arrays and DataArrays" in verdict.message
+    assert "axis=(1, 2)" in verdict.message
+
+
+def test_pressure_checker_numpy_only():
+    def numpy_only(predicted, reference):
+        predicted = predicted - predicted.mean(axis=(1, 2))[:, None, None]
+        reference = reference - reference.mean(axis=(1, 2))[:, None, None]
+        return float(np.linalg.norm(predicted - reference) / np.linalg.norm(reference))
+
+    verdict = checks.check_pressure_error(numpy_only)
+
+    assert verdict.passed is False
+    assert "NumPy arrays and DataArrays" in verdict.message
 
 
 def test_least_squares_recovers_vortex():

@@ -185,7 +185,9 @@ def as_tensor(
         )
     else:
         try:
-            tensor = torch.as_tensor(np.asarray(value, dtype=np.float64))
+            # A copy, because torch rejects arrays with negative strides (values[::-1]) and warns
+            # about read-only ones (xarray coordinates), and a later in-place change must not reach the reader's array.
+            tensor = torch.from_numpy(np.array(value, dtype=np.float64))
         except (TypeError, ValueError, RuntimeError) as error:
             raise CheckFailed(
                 f"`{name}` should be a tensor or array of numbers, but it is "

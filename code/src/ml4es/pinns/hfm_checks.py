@@ -91,6 +91,39 @@ def _column(result: Any, name: str, n: int) -> torch.Tensor:
     return as_tensor(result, name, shape=(n, 1))
 
 
+def _copies(d: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Return a dict of copies of ``d``'s tensors, so that in-place operations in the reader's function leave ``d`` alone."""
+    return {name: value.clone() for name, value in d.items()}
+
+
+def _transport_term_scale(d: Mapping[str, torch.Tensor], peclet: float) -> float:
+    """Return the largest magnitude of the four terms of e1: c_t, u c_x, v c_y and (c_xx + c_yy) / Pe."""
+    terms = (d["c_t"], d["u"] * d["c_x"], d["v"] * d["c_y"], (d["c_xx"] + d["c_yy"]) / peclet)
+    return max(float(term.abs().max()) for term in terms)
+
+
+def _machine_epsilon(result: Any) -> float:
+    """Return the machine epsilon of ``result``'s floating-point dtype, or float64's for other answers."""
+    dtype = getattr(result, "dtype", None)
+    if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
+        return torch.finfo(dtype).eps
+    if isinstance(dtype, np.dtype) and np.issubdtype(dtype, np.floating):
+        return float(np.finfo(dtype).eps)
+    return float(np.finfo(np.float64).eps)
+
+
+def _absolute_tolerance(result: Any, scale: float) -> float:
+    """Return the absolute tolerance for an answer computed in ``result``'s floating-point precision.
+
+    A float64 answer must match to 1e-9. A float32 answer can only match to a small multiple of
+    its machine epsilon times ``scale``, the largest of the terms that were added up.
+    """
+    epsilon = _machine_epsilon(result)
+    if epsilon <= np.finfo(np.float64).eps:
+        return 1e-9
+    return max(1e-9, 20 * epsilon * scale)
+
+
 # --- Exercise 1: the transport residual ----------------------------------------------------------
 
 
@@ -100,27 +133,39 @@ def check_transport_residual(transport_residual: Any) -> str:
     d = probe_derivatives()
     n = d["c"].shape[0]
     _, peclet = PROBE_NUMBERS
-    e1 = _column(call(transport_residual, dict(d), peclet, name="transport_residual"), "transport_residual(d, peclet)", n)
+    result = call(transport_residual, _copies(d), peclet, name="transport_residual")
+    e1 = _column(result, "transport_residual(d, peclet)", n)
+    if _machine_epsilon(result) > torch.finfo(torch.float32).eps:
+        raise CheckFailed(
+            f"e1 has dtype {result.dtype}, whose precision is too coarse to show the diffusion term: compute it in float32 or float64."
+        )
+    atol = _absolute_tolerance(result, _transport_term_scale(d, peclet))
 
+    advection = d["u"] * d["c_x"] + d["v"] * d["c_y"]
+    diffusion = (d["c_xx"] + d["c_yy"]) / peclet
     mistakes = [
-        (d["c_t"] + d["u"] * d["c_x"] + d["v"] * d["c_y"] + (d["c_xx"] + d["c_yy"]) / peclet, "the diffusion term has the wrong sign: e1 = c_t + u c_x + v c_y - (c_xx + c_yy) / Pe."),
-        (d["c_t"] + d["u"] * d["c_x"] + d["v"] * d["c_y"] - peclet * (d["c_xx"] + d["c_yy"]), "the diffusivity is 1/Pe: divide the Laplacian by Pe instead of multiplying."),
-        (d["c_t"] + d["u"] * d["c_x"] + d["v"] * d["c_y"] - (d["c_xx"] + d["c_yy"]) / 100.0, "you used Pe = 100 instead of the `peclet` argument."),
-        (d["c_t"] + d["u"] * d["c_x"] + d["v"] * d["c_y"], "the diffusion term -(c_xx + c_yy) / Pe is missing."),
-        (d["c_t"] + d["u"] * d["c_y"] + d["v"] * d["c_x"] - (d["c_xx"] + d["c_yy"]) / peclet, "u multiplies c_x and v multiplies c_y, not the other way round."),
-        (d["c_t"] + d["c_x"] + d["c_y"] - (d["c_xx"] + d["c_yy"]) / peclet, "the advection term needs the velocity: u c_x + v c_y."),
+        (d["c_t"] + advection + diffusion, "the diffusion term has the wrong sign: e1 = c_t + u c_x + v c_y - (c_xx + c_yy) / Pe."),
+        (d["c_t"] + advection - peclet * (d["c_xx"] + d["c_yy"]), "the diffusivity is 1/Pe: divide the Laplacian by Pe instead of multiplying."),
+        (d["c_t"] + advection - (d["c_xx"] + d["c_yy"]) / 100.0, "you used Pe = 100 instead of the `peclet` argument."),
+        (d["c_t"] + advection, "the diffusion term -(c_xx + c_yy) / Pe is missing."),
+        (d["c_t"] + d["u"] * d["c_y"] + d["v"] * d["c_x"] - diffusion, "u multiplies c_x and v multiplies c_y, not the other way round."),
+        (d["c_t"] + d["c_x"] + d["c_y"] - diffusion, "the advection term needs the velocity: u c_x + v c_y."),
+        (advection - diffusion, "the time derivative c_t is missing: e1 = c_t + u c_x + v c_y - (c_xx + c_yy) / Pe."),
+        (d["c_t"] + d["v"] * d["c_y"] - diffusion, "the term u c_x is missing: e1 = c_t + u c_x + v c_y - (c_xx + c_yy) / Pe."),
+        (d["c_t"] + d["u"] * d["c_x"] - diffusion, "the term v c_y is missing: e1 = c_t + u c_x + v c_y - (c_xx + c_yy) / Pe."),
     ]
     for candidate, hint in mistakes:
-        if torch.allclose(e1, candidate, rtol=1e-6, atol=1e-9):
+        if torch.allclose(e1, candidate, rtol=1e-6, atol=atol):
             raise CheckFailed(hint)
-    error = assert_close(e1, hf.transport_residual(d, peclet), "e1", rtol=1e-6, atol=1e-9)
+    error = assert_close(e1, hf.transport_residual(d, peclet), "e1", rtol=1e-6, atol=atol)
 
     flow = AdvectedVortex(peclet=peclet)
     exact = probe_derivatives(flow)
     forcing = flow.transport_forcing(*probe_points())
-    e1_exact = _column(call(transport_residual, dict(exact), peclet, name="transport_residual"), "transport_residual on the exact flow", n)
+    result_exact = call(transport_residual, _copies(exact), peclet, name="transport_residual")
+    e1_exact = _column(result_exact, "transport_residual on the exact flow", n)
     largest = float((e1_exact - forcing).abs().max())
-    if largest > 1e-9:
+    if largest > _absolute_tolerance(result_exact, _transport_term_scale(exact, peclet)):
         raise CheckFailed(
             f"on an exact flow (a vortex in a uniform stream) your e1 differs from the known value by up to {largest:.3g}."
         )
@@ -169,10 +214,27 @@ def check_loss(hfm_loss: Any) -> str:
         (data + float((e1 + e2 + e3 + e4).pow(2).mean()), "square each residual separately: e1^2 + e2^2 + e3^2 + e4^2, not (e1 + e2 + e3 + e4)^2."),
         (data + float((e1.abs() + e2.abs() + e3.abs() + e4.abs()).mean()), "square the residuals instead of taking their absolute values."),
         (float(reference_loss(detached, c_observed, 100.0, 100.0)), "you used Re = Pe = 100 instead of the `reynolds` and `peclet` arguments."),
+        (
+            float(reference_loss(detached, c_observed, peclet, reynolds)),
+            "Re and Pe are swapped: the momentum equations e2 and e3 divide the Laplacian by Re, "
+            "the transport equation e1 divides it by Pe.",
+        ),
+        (
+            10 * data + pde_mean,
+            "you weighted the data misfit by w = 10: this exercise asks for w = 1, "
+            "mean((c - c_obs)^2) + mean(e1^2 + e2^2 + e3^2 + e4^2). The training later in the chapter uses w = 10.",
+        ),
     ]
     for candidate, hint in mistakes:
         if math.isclose(value, candidate, rel_tol=1e-6) and not math.isclose(value, expected, rel_tol=1e-6):
             raise CheckFailed(hint)
+    if math.isclose(value, expected, rel_tol=1e-2) and not math.isclose(value, expected, rel_tol=1e-6):
+        # The 1/Re and 1/Pe terms are small: on the probe network, a wrong sign, a missing term
+        # or swapped numbers there change the loss by 0.02% to 0.2%.
+        raise CheckFailed(
+            f"close: the loss is {value:.6g}, expected {expected:.6g}, a difference of "
+            f"{100 * abs(value - expected) / expected:.2g}%. Check the 1/Re and 1/Pe terms of each residual."
+        )
     if not math.isclose(value, expected, rel_tol=1e-6):
         raise CheckFailed(f"the loss is {value:.6g}, expected {expected:.6g} (of which the data misfit is {data:.3g}).")
 
@@ -185,6 +247,13 @@ def check_loss(hfm_loss: Any) -> str:
 
 
 # --- Exercise 3: where to observe c ---------------------------------------------------------------
+
+
+def _outside(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Return a mask of the ``values`` outside ``[low, high]``."""
+    # float32 coordinates round the window's edges by up to about 1e-7 relative.
+    tolerance = 1e-6 * max(1.0, abs(low), abs(high))
+    return (values < low - tolerance) | (values > high + tolerance)
 
 
 def _as_samples(result: Any, n: int) -> dict[str, np.ndarray]:
@@ -213,15 +282,20 @@ def check_samples(choose_samples: Any, dataset: xr.Dataset, n: int = 2_000) -> s
     """
     samples = _as_samples(call(choose_samples, dataset, n, name="choose_samples"), n)
     bounds = hf.domain_bounds(dataset)
+    outside = {name: _outside(samples[name], *bounds[name]) for name in ("t", "x", "y")}
+    in_window = not (outside["x"].any() or outside["y"].any())
+    in_swapped_window = not (_outside(samples["x"], *bounds["y"]).any() or _outside(samples["y"], *bounds["x"]).any())
+    if in_swapped_window and not in_window:
+        raise CheckFailed(
+            f"x and y look swapped: your x values lie within y's range {bounds['y'][0]:g}..{bounds['y'][1]:g} and your "
+            f"y values within x's range {bounds['x'][0]:g}..{bounds['x'][1]:g}. Return (t, x, y, c) in that order."
+        )
     for name in ("t", "x", "y"):
         low, high = bounds[name]
-        # float32 coordinates round the window's edges by up to about 1e-7 relative.
-        tolerance = 1e-6 * max(1.0, abs(low), abs(high))
-        outside = (samples[name] < low - tolerance) | (samples[name] > high + tolerance)
-        if outside.any():
-            index = int(np.flatnonzero(outside)[0])
+        if outside[name].any():
+            index = int(np.flatnonzero(outside[name])[0])
             raise CheckFailed(
-                f"{int(outside.sum())} of the points lie outside the window in {name}, such as {name} = "
+                f"{int(outside[name].sum())} of the points lie outside the window in {name}, such as {name} = "
                 f"{samples[name][index]:.4g} (sample {index}); expected {low:g} <= {name} <= {high:g}."
             )
 
@@ -280,10 +354,12 @@ def check_error_map(error_map: Any) -> str:
     predicted, reference = probe_fields()
     result = call(error_map, predicted.copy(), reference.copy(), name="error_map")
     shape = (reference.sizes["y"], reference.sizes["x"])
-    values = as_tensor(np.asarray(result), "error_map(predicted, reference)")
+    values = as_tensor(result, "error_map(predicted, reference)")
     if tuple(values.shape) == tuple(reference["u"].shape):
         raise CheckFailed(f"the map has shape {tuple(values.shape)}, with a time axis: average over time to get one map of shape {shape} (y, x).")
-    values = as_tensor(np.asarray(result), "error_map(predicted, reference)", shape=shape).numpy()
+    if tuple(values.shape) == shape[::-1]:
+        raise CheckFailed(f"the map's axes are out of order: it has shape {tuple(values.shape)} (x, y), expected {shape} (y, x).")
+    values = as_tensor(result, "error_map(predicted, reference)", shape=shape).numpy()
 
     du = (predicted["u"] - reference["u"]).values
     dv = (predicted["v"] - reference["v"]).values
@@ -297,8 +373,8 @@ def check_error_map(error_map: Any) -> str:
     for candidate, hint in mistakes:
         if np.allclose(values, candidate, rtol=1e-6, atol=1e-9) and not np.allclose(values, expected, rtol=1e-6, atol=1e-9):
             raise CheckFailed(hint)
-    if np.allclose(values, expected[::-1], rtol=1e-6, atol=1e-9) or np.allclose(values, expected.T.reshape(shape), rtol=1e-6, atol=1e-9):
-        raise CheckFailed(f"the map's axes are out of order: expected (y, x) with y increasing, shape {shape}.")
+    if np.allclose(values, expected[::-1], rtol=1e-6, atol=1e-9) or np.allclose(values, expected[:, ::-1], rtol=1e-6, atol=1e-9):
+        raise CheckFailed(f"the map is flipped: expected (y, x) with y and x increasing, shape {shape}.")
     difference = float(np.abs(values - expected).max())
     if difference > 1e-6 * max(1.0, float(np.abs(expected).max())):
         raise CheckFailed(

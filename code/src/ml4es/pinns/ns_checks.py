@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import xarray as xr
 from torch import nn
 
 from ml4es.checks import CheckFailed, NotImplementedYet, as_tensor, assert_close, call, checker, is_stub
@@ -127,7 +128,7 @@ def check_velocities(velocities: Any) -> str:
     model = probe_model()
     t, x, y = probe_points()
     n = t.shape[0]
-    answer = call(velocities, model, t.clone(), x.clone(), y.clone(), name="velocities")
+    answer = _call_velocities(velocities, model, t, x, y)
     u, v = _pair(answer, "velocities(model, t, x, y)", n)
 
     d = probe_derivatives(model)
@@ -147,11 +148,25 @@ def check_velocities(velocities: Any) -> str:
     _check_velocity_graph(answer, model, t, x, y)
 
     # Continuity holds whatever the network: u_x + v_y = psi_yx - psi_xy = 0.
-    vortex_u, vortex_v = _pair(call(velocities, TaylorGreenVortex(), t.clone(), x.clone(), y.clone(), name="velocities"), "velocities of the vortex", n)
+    vortex_u, vortex_v = _pair(_call_velocities(velocities, TaylorGreenVortex(), t, x, y), "velocities of the vortex", n)
     decay = torch.exp(-0.02 * t)
     assert_close(vortex_u, -torch.cos(x) * torch.sin(y) * decay, "u of the Taylor–Green vortex", rtol=1e-6, atol=1e-9)
     assert_close(vortex_v, torch.sin(x) * torch.cos(y) * decay, "v of the Taylor–Green vortex", rtol=1e-6, atol=1e-9)
     return f"u and v match psi_y and -psi_x to {error:.1e}, and the Taylor–Green vortex's velocities are right."
+
+
+def _call_velocities(velocities: Any, model: nn.Module, t: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> Any:
+    """Call ``velocities`` on copies of the points, with a hint when autograd finds no graph to x or y."""
+    try:
+        return call(velocities, model, t.clone(), x.clone(), y.clone(), name="velocities")
+    except CheckFailed as failure:
+        error = failure.__cause__
+        if isinstance(error, RuntimeError) and "does not require grad" in str(error):
+            raise CheckFailed(
+                f"{failure}. Autograd can differentiate psi with respect to x and y only if they require "
+                "gradients: write `x = x.clone().requires_grad_(True)`, and the same for y, before calling the model."
+            ) from error
+        raise
 
 
 def _check_velocity_graph(answer: Any, model: nn.Module, t: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> None:
@@ -224,11 +239,43 @@ def _mean_per_snapshot_error(predicted: np.ndarray, reference: np.ndarray) -> fl
     return float(errors.mean())
 
 
+# A DataArray keeps the size-1 axes of `keepdims=True` under the same dim names, and xarray does not
+# broadcast a size-1 dim against a longer one of the same name, so one `mean` call cannot serve both.
+BOTH_KINDS_HINT = (
+    "Your function must accept both NumPy arrays and DataArrays of dims (time, y, x): convert both "
+    "inputs with `np.asarray` first, then take the means with `axis=(1, 2), keepdims=True`."
+)
+
+
+def _accepts(pressure_error: Any, inputs: tuple[xr.DataArray, xr.DataArray]) -> bool:
+    """Return True when ``pressure_error(*inputs)`` runs and returns something other than a stub."""
+    try:
+        call(pressure_error, *inputs, name="pressure_error")
+    except (CheckFailed, NotImplementedYet):
+        return False
+    return True
+
+
+def _raised(failure: CheckFailed) -> str:
+    """Return "`pressure_error` raised TypeError: ..." for the exception behind ``failure``."""
+    error = failure.__cause__
+    if error is None:
+        return str(failure)
+    return f"`pressure_error` raised {type(error).__name__}: {error}"
+
+
 @checker("Exercise 3 (pressure error up to a constant)")
 def check_pressure_error(pressure_error: Any) -> str:
     """Compare ``pressure_error(p_predicted, p_true)`` on arrays ``(time, y, x)`` with the reference."""
     predicted, reference = _pressure_fields()
-    answer = call(pressure_error, predicted.copy(), reference.copy(), name="pressure_error")
+    dims = ("time", "y", "x")
+    data_arrays = (xr.DataArray(predicted.copy(), dims=dims), xr.DataArray(reference.copy(), dims=dims))
+    try:
+        answer = call(pressure_error, predicted.copy(), reference.copy(), name="pressure_error")
+    except CheckFailed as failure:
+        if _accepts(pressure_error, data_arrays):
+            raise CheckFailed(f"on NumPy arrays {_raised(failure)}, but on DataArrays it runs. {BOTH_KINDS_HINT}") from failure
+        raise
     value = float(as_tensor(answer, "pressure_error(p_predicted, p_true)").reshape(-1)[0]) if not is_stub(answer) else None
     if value is None:
         raise NotImplementedYet
@@ -263,12 +310,12 @@ def check_pressure_error(pressure_error: Any) -> str:
     if not math.isclose(value, expected, rel_tol=1e-6):
         raise CheckFailed(f"the error is {value:.6g}, expected {expected:.6g} (without removing the means it would be {no_removal:.3g}).")
 
-    # xarray inputs, as the chapter passes them, must give the same number.
-    import xarray as xr
-
-    dims = ("time", "y", "x")
-    as_data_array = call(pressure_error, xr.DataArray(predicted, dims=dims), xr.DataArray(reference, dims=dims), name="pressure_error")
-    value_xarray = float(as_tensor(np.asarray(as_data_array), "pressure_error on xarray inputs").reshape(-1)[0])
+    # DataArrays, which the exercise allows as well, must give the same number.
+    try:
+        as_data_array = call(pressure_error, *data_arrays, name="pressure_error")
+    except CheckFailed as failure:
+        raise CheckFailed(f"on DataArrays {_raised(failure)}, but on NumPy arrays it runs. {BOTH_KINDS_HINT}") from failure
+    value_xarray = float(as_tensor(as_data_array, "pressure_error on xarray inputs").reshape(-1)[0])
     if not math.isclose(value_xarray, expected, rel_tol=1e-6):
         raise CheckFailed(f"on xarray.DataArray inputs of dims {dims} the error is {value_xarray:.6g}, expected {expected:.6g}.")
     return f"The error is {value:.4g}; without removing the means it would be {no_removal:.3g}."
