@@ -441,6 +441,21 @@ def test_transport_checker_missing_term(missing, phrase):
     assert phrase in verdict.message
 
 
+def test_loss_checker_accepts_in_place_ops():
+    def in_place_loss(d, c_observed, reynolds, peclet):
+        e1 = d["c_t"]
+        e1 += d["u"] * d["c_x"] + d["v"] * d["c_y"]
+        e1 -= (d["c_xx"] + d["c_yy"]) / peclet
+        e2 = d["u_t"] + d["u"] * d["u_x"] + d["v"] * d["u_y"] + d["p_x"] - (d["u_xx"] + d["u_yy"]) / reynolds
+        e3 = d["v_t"] + d["u"] * d["v_x"] + d["v"] * d["v_y"] + d["p_y"] - (d["v_xx"] + d["v_yy"]) / reynolds
+        e4 = d["u_x"] + d["v_y"]
+        return ((d["c"] - c_observed) ** 2).mean() + (e1**2 + e2**2 + e3**2 + e4**2).mean()
+
+    verdict = checks.check_loss(in_place_loss)
+
+    assert verdict.passed is True, verdict.message
+
+
 def test_transport_checker_accepts_in_place_ops():
     def in_place(d, peclet):
         e1 = d["c_t"]

@@ -193,7 +193,7 @@ def check_loss(hfm_loss: Any) -> str:
     d = probe_derivatives(model, keep_graph=True)
     c_observed = _probe_observations(d)
     reynolds, peclet = PROBE_NUMBERS
-    result = call(hfm_loss, dict(d), c_observed.clone(), reynolds, peclet, name="hfm_loss")
+    result = call(hfm_loss, _copies(d), c_observed.clone(), reynolds, peclet, name="hfm_loss")
     if isinstance(result, (tuple, list, dict)):
         raise CheckFailed(f"`hfm_loss` should return one number (a 0-d tensor), but it returned a {type(result).__name__}.")
     value = as_float(result, "hfm_loss(d, c_observed, reynolds, peclet)")
