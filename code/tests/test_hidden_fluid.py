@@ -441,7 +441,7 @@ def test_transport_checker_missing_term(missing, phrase):
     assert phrase in verdict.message
 
 
-def test_loss_checker_accepts_in_place_ops():
+def test_loss_checker_in_place_ops():
     def in_place_loss(d, c_observed, reynolds, peclet):
         e1 = d["c_t"]
         e1 += d["u"] * d["c_x"] + d["v"] * d["c_y"]
