@@ -56,5 +56,5 @@ def test_unique_scripts_other_priority():
 
 @pytest.mark.parametrize(("extensions", "copies"), [(["late_script"], 2), (["late_script", "ml4es.sphinx_scripts"], 1)])
 def test_late_inline_script_written(tmp_path, extensions, copies):
-    # Without the extension the page has two copies, so the test sees the problem it guards against.
+    # Without the extension the page has two copies, so the test detects the problem it guards against.
     assert build(tmp_path, extensions).count("const LATE_SCRIPT = 1") == copies

@@ -185,8 +185,8 @@ def as_tensor(
         )
     else:
         try:
-            # A copy, because torch rejects arrays with negative strides (values[::-1]) and warns
-            # about read-only ones (xarray coordinates), and a later in-place change must not reach the reader's array.
+            # A copy: torch rejects arrays with negative strides (values[::-1]) and warns about
+            # read-only ones (xarray coordinates). It also keeps in-place changes off the reader's array.
             tensor = torch.from_numpy(np.array(value, dtype=np.float64))
         except (TypeError, ValueError, RuntimeError) as error:
             raise CheckFailed(

@@ -103,7 +103,7 @@ def _transport_term_scale(d: Mapping[str, torch.Tensor], peclet: float) -> float
 
 
 def _machine_epsilon(result: Any) -> float:
-    """Return the machine epsilon of ``result``'s floating-point dtype, or float64's for other answers."""
+    """Return the machine epsilon of ``result``'s floating-point dtype, or float64's for other results."""
     dtype = getattr(result, "dtype", None)
     if isinstance(dtype, torch.dtype) and dtype.is_floating_point:
         return torch.finfo(dtype).eps
@@ -113,9 +113,9 @@ def _machine_epsilon(result: Any) -> float:
 
 
 def _absolute_tolerance(result: Any, scale: float) -> float:
-    """Return the absolute tolerance for an answer computed in ``result``'s floating-point precision.
+    """Return the absolute tolerance for a result computed in ``result``'s floating-point precision.
 
-    A float64 answer must match to 1e-9. A float32 answer can only match to a small multiple of
+    A float64 result must match to 1e-9. A float32 result can only match to a small multiple of
     its machine epsilon times ``scale``, the largest of the terms that were added up.
     """
     epsilon = _machine_epsilon(result)

@@ -232,7 +232,7 @@ def _reference_pressure_error(predicted: np.ndarray, reference: np.ndarray) -> f
 
 
 def _mean_per_snapshot_error(predicted: np.ndarray, reference: np.ndarray) -> float:
-    """Return the mean over snapshots of each snapshot's relative error, a common wrong answer."""
+    """Return the mean over snapshots of each snapshot's relative error, a common mistake."""
     predicted = predicted - predicted.mean(axis=(1, 2), keepdims=True)
     reference = reference - reference.mean(axis=(1, 2), keepdims=True)
     errors = np.linalg.norm(predicted - reference, axis=(1, 2)) / np.linalg.norm(reference, axis=(1, 2))
