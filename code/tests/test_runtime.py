@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ml4es import device, seed_everything
+from ml4es import device, seed_everything, training
 from ml4es.training import train
 
 
@@ -85,3 +85,40 @@ def test_machine_info_names_versions():
     assert info["torch"] == torch.__version__
     assert info["cpu_count"] >= 1
     assert len(info["load_average_at_start"]) == 3
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 10, 19, 20, 1000])
+def test_one_cycle_runs_any_length(steps):
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimiser = torch.optim.Adam([parameter], lr=1.0)
+    schedule = training.one_cycle(optimiser, 1.0, steps)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimiser.param_groups[0]["lr"])
+        optimiser.step()
+        schedule.step()
+    if steps < 3:
+        assert rates == [1.0] * steps
+    else:
+        assert rates[0] == pytest.approx(1.0 / 25)
+        # The rate climbs towards max_lr and falls back, whatever the length.
+        assert max(rates) >= 0.75
+        assert rates[-1] < 0.05
+
+
+def test_one_cycle_keeps_the_warm_up_fraction_for_long_runs():
+    optimiser = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = training.one_cycle(optimiser, 1.0, 1000)
+    assert schedule.get_last_lr()[0] == pytest.approx(0.04)
+    for _ in range(99):
+        optimiser.step()
+        schedule.step()
+    assert optimiser.param_groups[0]["lr"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("steps", "warm_up", "message"), [(0, 0.1, "invalid number of steps 0"),
+                                                           (10, 1.5, "invalid warm-up fraction 1.5")])
+def test_one_cycle_rejects_bad_settings(steps, warm_up, message):
+    optimiser = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    with pytest.raises(ValueError, match=message):
+        training.one_cycle(optimiser, 1.0, steps, warm_up)

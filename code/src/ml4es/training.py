@@ -46,3 +46,28 @@ def train(
             bar.set_postfix(loss=f"{value:.3e}", refresh=False)
     bar.close()
     return history
+
+
+def one_cycle(
+    optimiser: torch.optim.Optimizer, max_lr: float, total_steps: int, warm_up: float = 0.1
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """Return a one-cycle learning-rate schedule over ``total_steps`` steps.
+
+    The rate rises from ``max_lr / 25`` to ``max_lr`` over the fraction ``warm_up`` of the steps,
+    then falls towards zero. For short runs the warm-up is lengthened to two steps (at most half
+    the run): PyTorch's ``OneCycleLR`` divides by zero when the warm-up ends at the first step,
+    as it does for 10 steps at a fraction of 0.1. Runs of one or two steps, too short for a
+    cycle, keep ``max_lr`` throughout.
+    """
+    if total_steps < 1:
+        raise ValueError(f"invalid number of steps {total_steps}; expected a positive integer")
+    if not 0 < warm_up < 1:
+        raise ValueError(f"invalid warm-up fraction {warm_up}; expected a number between 0 and 1")
+    if total_steps < 3:
+        for group in optimiser.param_groups:
+            group["lr"] = max_lr
+        return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 1.0)
+    warm_up = min(0.5, max(warm_up, 2 / total_steps))
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=max_lr, total_steps=total_steps, pct_start=warm_up
+    )

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from ml4es.segmentation import metrics
 from ml4es.segmentation.datasets import SegmentationSet
 from ml4es.segmentation.unet import UNet
+from ml4es.training import one_cycle
 
 
 @dataclass(frozen=True)
@@ -157,9 +158,7 @@ def train(
     loss_function = nn.CrossEntropyLoss(weight=weights, ignore_index=train_set.ignore_index)
     steps_per_epoch = max(1, len(train_set) // recipe.batch)
     optimiser = torch.optim.AdamW(model.parameters(), lr=recipe.learning_rate, weight_decay=recipe.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=recipe.learning_rate, total_steps=epochs * steps_per_epoch, pct_start=0.1
-    )
+    schedule = one_cycle(optimiser, recipe.learning_rate, epochs * steps_per_epoch)
     history: dict[str, list] = {"loss": [], "epoch": [], "mean_iou": [], "pixel_accuracy": []}
     best, best_state = -1.0, None
     bar = tqdm(range(1, epochs + 1), desc="CamVid U-Net", unit="epoch", disable=not progress)
