@@ -621,3 +621,35 @@ def test_deck_pdf_export(site_dir, tmp_path, browser):
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-")
     assert len(re.findall(rb"/Type\s*/Page\b", data)) == slide_count
+
+
+def instructor_plan_ranges(instructors_page: str, chapter_title: str) -> list[tuple[int, int]]:
+    """Return the (first, last) slides in the Deck column of the plan whose heading begins the chapter's title."""
+    sections = re.split(r"^### ", instructors_page, flags=re.M)[1:]
+    matching = [section for section in sections if chapter_title.startswith(section.split("\n", 1)[0].strip())]
+    assert len(matching) == 1, f"{len(matching)} sections of the instructors' page are headed by a start of {chapter_title!r}"
+    return [(int(first), int(last or first)) for first, last in re.findall(r"\| slides? (\d+)(?:–(\d+))? \|$", matching[0], re.M)]
+
+
+def test_instructor_plan_ranges_reads_the_deck_column():
+    page = "### Chapter one\n\n| Minutes | Part | Deck |\n| --- | --- | --- |\n| 0–5 | a | slides 1–3 |\n| 5–9 | b | slide 4 |\n"
+    assert instructor_plan_ranges(page, "Chapter one: more") == [(1, 3), (4, 4)]
+    with pytest.raises(AssertionError, match="0 sections"):
+        instructor_plan_ranges(page, "Chapter two")
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_instructor_plan_covers_every_slide(site_dir, chapter):
+    source = BOOK_ROOT / f"{chapter}.md"
+    title = re.search(r"^# (.+)$", source.read_text(encoding="utf-8"), re.M).group(1).strip()
+    ranges = instructor_plan_ranges((BOOK_ROOT / "book" / "instructors.md").read_text(encoding="utf-8"), title)
+    count = count_slides(deck_file(site_dir, chapter).read_text(encoding="utf-8"))
+
+    assert ranges, f"the instructors' plan for {title!r} has no Deck column"
+    expected_first = 1
+    for first, last in ranges:
+        assert first == expected_first, f"the plan for {title!r} jumps to slide {first} after slide {expected_first - 1}"
+        assert last >= first, f"the plan for {title!r} has the range {first}–{last}"
+        expected_first = last + 1
+    assert expected_first - 1 == count, f"the plan for {title!r} ends at slide {expected_first - 1}; the deck has {count}"
