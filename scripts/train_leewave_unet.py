@@ -6,7 +6,7 @@ Dice and IoU on the validation and test days beside the band-pass baseline's.
 
 Usage: python scripts/train_leewave_unet.py [--steps N] [--threads N] [--output DIR]
     [--widths 16,32,64,128] [--crop N] [--batch N] [--evaluate-every N] [--amplitude-input]
-    [--pretrain-steps N]
+    [--pretrain-steps N] [--gain-range LOW,HIGH] [--compress M_PER_S]
 
 The options on the second line change the recipe for experiments. Without them the script
 reproduces the shipped weights.
@@ -43,15 +43,21 @@ def main() -> int:
                         help="give the network the band-pass wave amplitude as a second input channel")
     parser.add_argument("--pretrain-steps", type=int, default=None,
                         help="steps of training on synthetic lee-wave fields before the UKV days (default: 0)")
+    parser.add_argument("--gain-range", default=None,
+                        help="multiply each training crop by a factor drawn log-uniformly from LOW,HIGH")
+    parser.add_argument("--compress", type=float, default=None,
+                        help="give the network asinh(w / M_PER_S) instead of w")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     changes = {"steps": args.steps, "crop": args.crop, "batch": args.batch, "evaluate_every": args.evaluate_every,
-               "pretrain_steps": args.pretrain_steps}
+               "pretrain_steps": args.pretrain_steps, "compress": args.compress}
     changes = {key: value for key, value in changes.items() if value}
     if args.widths:
         changes["widths"] = tuple(int(width) for width in args.widths.split(","))
+    if args.gain_range:
+        changes["gain_range"] = tuple(float(value) for value in args.gain_range.split(","))
     if args.amplitude_input:
         changes["amplitude_input"] = True
     recipe = dataclasses.replace(leewave_unet.LeeWaveRecipe(), **changes)

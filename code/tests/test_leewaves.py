@@ -501,3 +501,45 @@ def test_shipped_unet_beats_baseline(test_day_dice):
 def test_shipped_unet_meets_dice_margin(test_day_dice):
     unet, baseline = test_day_dice
     assert unet - baseline >= 0.1, f"U-Net test Dice {unet:.3f}, baseline {baseline:.3f}"
+
+
+def test_random_batch_gain_multiplies_each_crop():
+    w = np.random.default_rng(0).standard_normal((3, 40, 40)).astype(np.float32)
+    mask = (w > 0).astype(np.float32)
+    plain, plain_targets = leewave_unet.random_batch(w, mask, np.random.default_rng(1), crop=16, batch=1)
+    doubled, targets = leewave_unet.random_batch(w, mask, np.random.default_rng(1), crop=16, batch=1,
+                                                 gain_range=(2.0, 2.0))
+    torch.testing.assert_close(doubled, 2 * plain)
+    torch.testing.assert_close(targets, plain_targets)
+    varied, _ = leewave_unet.random_batch(w, mask, np.random.default_rng(1), crop=16, batch=200,
+                                          gain_range=(0.5, 2.0))
+    ratios = (varied.flatten(1).abs().amax(1) / torch.from_numpy(np.abs(w)).amax()).numpy()
+    assert ratios.max() <= 2.0 + 1e-6
+    assert ratios.max() > 1.2
+
+
+@pytest.mark.parametrize("gain_range", [(0.0, 2.0), (2.0, 1.0), (-1.0, 1.0)])
+def test_random_batch_rejects_bad_gain_range(gain_range):
+    w = np.zeros((1, 20, 20), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"gain_range must be \(low, high\) with 0 < low <= high"):
+        leewave_unet.random_batch(w, w, np.random.default_rng(0), crop=8, batch=1, gain_range=gain_range)
+
+
+def test_compressed_network_sees_asinh_of_the_field():
+    recipe = leewave_unet.LeeWaveRecipe(widths=(4, 8), compress=0.1, scale=0.5)
+    model = leewave_unet.build_model(recipe)
+    assert isinstance(model, leewave_unet.CompressedUNet)
+    x = torch.linspace(-4, 4, 2 * 16 * 16).reshape(2, 1, 16, 16)
+    # Inputs are w / scale, so the network must see asinh(w / 0.1) = asinh(x * 0.5 / 0.1).
+    torch.testing.assert_close(model(x), model.unet(torch.asinh(5 * x)))
+    with pytest.raises(ValueError, match="amplitude_input or compress"):
+        leewave_unet.build_model(dataclasses.replace(recipe, amplitude_input=True))
+
+
+def test_train_with_gain_and_compression_round_trips_its_recipe():
+    recipe = leewave_unet.LeeWaveRecipe(widths=(4, 8), crop=32, batch=2, steps=2, evaluate_every=1,
+                                        gain_range=(0.5, 2.0), compress=0.1)
+    model, history = leewave_unet.train(tiny_dataset(), recipe, progress=False)
+    assert len(history["validation_dice"]) == 2
+    settings = json.loads(json.dumps(dataclasses.asdict(recipe)))
+    assert leewave_unet.recipe_from_record(settings) == recipe

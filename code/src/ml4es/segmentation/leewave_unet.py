@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from ml4es.segmentation import leewaves, metrics
 from ml4es.segmentation.datasets import split_by_day
 from ml4es.segmentation.unet import UNet
+from ml4es.training import one_cycle
 
 # Days of January 2021 held out; every other day of the mirror trains.
 VALIDATION_DAYS = (5, 11)
@@ -51,6 +52,12 @@ class LeeWaveRecipe:
     # at the same peak learning rate, and the ranges the synthetic fields are drawn from. The ranges
     # are left out of the repr, which the chapter prints.
     pretrain_steps: int = 0
+    # Each training crop is multiplied by a factor drawn log-uniformly from this range, so that the
+    # network learns wave patterns rather than one amplitude. (1, 1) leaves the crops alone.
+    gain_range: tuple[float, float] = (1.0, 1.0)
+    # When positive, the network takes asinh(w / compress) with compress in m/s: linear for weak
+    # waves, logarithmic for strong ones, so that weak wave trains stand out against strong ones.
+    compress: float = 0.0
     pretrain_fields: leewaves.SceneRanges = dataclasses.field(default=leewaves.SceneRanges(), repr=False)
 
 
@@ -106,10 +113,27 @@ class AmplitudeUNet(nn.Module):
         return self.unet(w)
 
 
+class CompressedUNet(nn.Module):
+    """A U-Net applied to asinh(x / k) of its input x: compressed at large amplitudes, linear at small."""
+
+    def __init__(self, widths: tuple[int, ...], k: float):
+        super().__init__()
+        self.k = k
+        self.unet = UNet(1, 1, widths)
+
+    def forward(self, w: torch.Tensor) -> torch.Tensor:
+        return self.unet(torch.asinh(w / self.k))
+
+
 def build_model(recipe: LeeWaveRecipe) -> nn.Module:
     """Return an untrained network for ``recipe``: N x 1 x H x W scaled fields in, logits out."""
+    if recipe.amplitude_input and recipe.compress > 0:
+        raise ValueError(f"a recipe may set amplitude_input or compress, not both (compress={recipe.compress})")
     if recipe.amplitude_input:
         return AmplitudeUNet(recipe.widths, recipe.grid_spacing)
+    if recipe.compress > 0:
+        # The network's inputs are w / scale, so asinh(w / compress) is asinh(input / (compress / scale)).
+        return CompressedUNet(recipe.widths, recipe.compress / recipe.scale)
     return UNet(1, 1, recipe.widths)
 
 
@@ -119,13 +143,22 @@ def split(ds: xr.Dataset) -> dict[str, np.ndarray]:
 
 
 def random_batch(
-    w: np.ndarray, mask: np.ndarray, rng: np.random.Generator, crop: int, batch: int
+    w: np.ndarray,
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    crop: int,
+    batch: int,
+    gain_range: tuple[float, float] = (1.0, 1.0),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Draw ``batch`` random crops of fields and masks, each flipped and rotated at random.
 
     ``w`` is frames x y x x, or frames x channels x y x x for several inputs per grid point. The
-    crops come back as batch x channels x crop x crop.
+    crops come back as batch x channels x crop x crop. Unless ``gain_range`` is (1, 1), each crop
+    is also multiplied by a factor drawn log-uniformly from that range.
     """
+    low, high = gain_range
+    if not 0 < low <= high:
+        raise ValueError(f"gain_range must be (low, high) with 0 < low <= high, got {gain_range}")
     fields = w[:, None] if w.ndim == 3 else w
     frames, channels, height, width = fields.shape
     if crop > min(height, width):
@@ -141,6 +174,8 @@ def random_batch(
         field, label = np.rot90(field, turns, axes=(-2, -1)), np.rot90(label, turns)
         if flip:
             field, label = field[..., ::-1], label[:, ::-1]
+        if (low, high) != (1.0, 1.0):
+            field = field * np.exp(rng.uniform(np.log(low), np.log(high)))
         inputs[i], targets[i, 0] = field, label
     return torch.from_numpy(inputs), torch.from_numpy(targets)
 
@@ -176,26 +211,36 @@ def pretrain(
     rng = np.random.default_rng([recipe.seed, 1])
     model = model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=recipe.learning_rate, total_steps=recipe.pretrain_steps, pct_start=0.1
-    )
+    schedule = one_cycle(optimiser, recipe.learning_rate, recipe.pretrain_steps)
     history: dict[str, list] = {"loss": []}
     bar = tqdm(range(recipe.pretrain_steps), desc="synthetic pretraining", disable=not progress)
     for _ in bar:
-        model.train()
-        inputs, targets = synthetic_batch(rng, recipe)
-        loss = segmentation_loss(model(inputs.to(device)), targets.to(device))
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        history["loss"].append(loss.item())
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        loss = _step(model, optimiser, schedule, *synthetic_batch(rng, recipe), device)
+        history["loss"].append(loss)
+        bar.set_postfix(loss=f"{loss:.3f}")
 
     inputs, targets = synthetic_batch(np.random.default_rng([recipe.seed, 2]), recipe, batch=32)
     probability = predict(model, inputs[:, 0].numpy() * recipe.scale, recipe.scale)
     history["synthetic_dice"] = [scores(probability > 0.5, targets[:, 0].numpy())["dice"]]
     return history
+
+
+def _step(
+    model: nn.Module,
+    optimiser: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    device: torch.device | str,
+) -> float:
+    """Take one optimiser and schedule step on a batch in training mode; return the batch's loss."""
+    model.train()
+    loss = segmentation_loss(model(inputs.to(device)), targets.to(device))
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    schedule.step()
+    return loss.item()
 
 
 def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
@@ -285,26 +330,18 @@ def train(
     model = model.to(device)
     steps = recipe.steps if steps is None else steps
     optimiser = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=recipe.learning_rate, total_steps=steps, pct_start=0.1
-    )
+    schedule = one_cycle(optimiser, recipe.learning_rate, steps)
     best_dice, best_state = -1.0, None
     bar = tqdm(range(1, steps + 1), desc="lee-wave U-Net", disable=not progress)
     for step in bar:
-        model.train()
-        inputs, targets = random_batch(w_train, mask_train, rng, recipe.crop, recipe.batch)
-        inputs, targets = inputs.to(device), targets.to(device)
-        loss = segmentation_loss(model(inputs), targets)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        history["loss"].append(loss.item())
+        batch = random_batch(w_train, mask_train, rng, recipe.crop, recipe.batch, recipe.gain_range)
+        loss = _step(model, optimiser, schedule, *batch, device)
+        history["loss"].append(loss)
         if step % recipe.evaluate_every == 0 or step == steps:
             dice = scores(predict(model, w_val, recipe.scale) > 0.5, mask_val)["dice"]
             history["step"].append(step)
             history["validation_dice"].append(dice)
-            bar.set_postfix(loss=f"{loss.item():.3f}", val_dice=f"{dice:.3f}")
+            bar.set_postfix(loss=f"{loss:.3f}", val_dice=f"{dice:.3f}")
             if dice > best_dice:
                 best_dice = dice
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -334,6 +371,7 @@ def recipe_from_record(settings: dict) -> LeeWaveRecipe:
     fields = {field.name for field in dataclasses.fields(LeeWaveRecipe)}
     settings = {key: value for key, value in settings.items() if key in fields}
     settings["widths"] = tuple(settings.get("widths", LeeWaveRecipe.widths))
+    settings["gain_range"] = tuple(settings.get("gain_range", LeeWaveRecipe.gain_range))
     # Records written before the amplitude channel existed describe networks without it.
     settings.setdefault("amplitude_input", False)
     if "pretrain_fields" in settings:
