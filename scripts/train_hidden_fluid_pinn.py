@@ -38,6 +38,7 @@ import ml4es
 from ml4es.flows import wake_dataset
 from ml4es.pinns import hidden_fluid as hf
 from ml4es.runtime import machine_info
+from ml4es.training import check_resumable
 
 logger = logging.getLogger("train_hidden_fluid_pinn")
 
@@ -145,11 +146,7 @@ class Run:
     def load_checkpoint(self) -> None:
         state = torch.load(self.checkpoint_path, weights_only=False)
         # More L-BFGS iterations may follow a finished run; every other option must match.
-        if {**state["recipe"], "lbfgs_steps": None} != {**asdict(self.recipe), "lbfgs_steps": None}:
-            raise SystemExit(
-                f"the checkpoint {self.checkpoint_path} was made with recipe {state['recipe']}, "
-                f"not {asdict(self.recipe)}. Pass the same options to resume, or start without --resume."
-            )
+        check_resumable(state["recipe"], asdict(self.recipe), self.checkpoint_path)
         self.model.load_state_dict(state["model"])
         self.adam.load_state_dict(state["adam"])
         self.scheduler.load_state_dict(state["scheduler"])

@@ -34,6 +34,7 @@ import ml4es
 from ml4es.flows import wake_dataset
 from ml4es.pinns import navier_stokes as ns
 from ml4es.runtime import machine_info
+from ml4es.training import check_resumable
 
 logger = logging.getLogger("train_ns_inverse_pinn")
 
@@ -111,6 +112,7 @@ class Run:
             "adam": self.adam.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "lbfgs": self.lbfgs.state_dict(),
+            "recipe": asdict(self.recipe),
             "steps": self.steps,
             "log": self.log,
             "earlier": self.earlier,
@@ -123,6 +125,8 @@ class Run:
 
     def load_checkpoint(self) -> None:
         state = torch.load(self.checkpoint_path, weights_only=False)
+        # More L-BFGS iterations may follow a finished run; every other option must match.
+        check_resumable(state.get("recipe"), asdict(self.recipe), self.checkpoint_path)
         self.model.load_state_dict(state["model"])
         self.adam.load_state_dict(state["adam"])
         self.scheduler.load_state_dict(state["scheduler"])

@@ -122,3 +122,13 @@ def test_one_cycle_rejects_bad_settings(steps, warm_up, message):
     optimiser = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     with pytest.raises(ValueError, match=message):
         training.one_cycle(optimiser, 1.0, steps, warm_up)
+
+
+def test_check_resumable_names_the_settings_that_differ():
+    saved = {"adam_steps": 100, "seed": 0, "lbfgs_steps": 10}
+    training.check_resumable(saved, {**saved, "lbfgs_steps": 50}, "run.pt")
+    training.check_resumable(None, saved, "run.pt")
+    with pytest.raises(SystemExit, match=r"run\.pt was made with another recipe \(seed: 0 there, 1 now\)"):
+        training.check_resumable(saved, {**saved, "seed": 1}, "run.pt")
+    with pytest.raises(SystemExit, match="width: None there, 64 now"):
+        training.check_resumable(saved, {**saved, "width": 64}, "run.pt")

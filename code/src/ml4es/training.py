@@ -71,3 +71,23 @@ def one_cycle(
     return torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=max_lr, total_steps=total_steps, pct_start=warm_up
     )
+
+
+def check_resumable(saved: dict | None, current: dict, checkpoint: object, free: tuple[str, ...] = ("lbfgs_steps",)) -> None:
+    """Stop with ``SystemExit`` unless a checkpoint's recipe ``saved`` matches ``current``.
+
+    Both are ``dataclasses.asdict`` of a training recipe; the settings named in ``free`` may
+    differ (more L-BFGS iterations may follow a finished run). ``saved`` is None for a checkpoint
+    written before recipes were stored in them: it is accepted. ``checkpoint`` names the file in
+    the message.
+    """
+    if saved is None:
+        return
+    different = sorted(key for key in saved.keys() | current.keys()
+                       if key not in free and saved.get(key) != current.get(key))
+    if different:
+        settings = "; ".join(f"{key}: {saved.get(key)!r} there, {current.get(key)!r} now" for key in different)
+        raise SystemExit(
+            f"the checkpoint {checkpoint} was made with another recipe ({settings}). "
+            "Pass the same options to resume, or start without --resume."
+        )
