@@ -8,7 +8,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
-from ml4es.pinns.taylor import COORDINATES
+from ml4es.pinns.hidden_fluid import collocation_points
 
 PROBE_BOUNDS = {"t": (0.0, 2.0), "x": (1.0, 8.0), "y": (-2.0, 2.0)}
 """Window ``(min, max)`` of t, x and y that the probe points and the probe networks cover."""
@@ -18,12 +18,7 @@ Network = TypeVar("Network", bound=nn.Module)
 
 def probe_points(n: int = 30, seed: int = 7) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Return ``n`` fixed points ``(t, x, y)`` drawn uniformly in the probe bounds, each ``(n, 1)`` float64."""
-    generator = torch.Generator().manual_seed(seed)
-    columns = []
-    for name in COORDINATES:
-        low, high = PROBE_BOUNDS[name]
-        columns.append(low + (high - low) * torch.rand(n, 1, generator=generator, dtype=torch.float64))
-    return columns[0], columns[1], columns[2]
+    return collocation_points(PROBE_BOUNDS, n, torch.Generator().manual_seed(seed), torch.float64)
 
 
 def random_network(build: Callable[[], Network], seed: int) -> Network:
