@@ -525,18 +525,18 @@ def test_random_batch_rejects_bad_gain_range(gain_range):
         leewave_unet.random_batch(w, w, np.random.default_rng(0), crop=8, batch=1, gain_range=gain_range)
 
 
-def test_compressed_network_sees_asinh_of_the_field():
+def test_compressed_network_takes_asinh():
     recipe = leewave_unet.LeeWaveRecipe(widths=(4, 8), compress=0.1, scale=0.5)
     model = leewave_unet.build_model(recipe)
     assert isinstance(model, leewave_unet.CompressedUNet)
     x = torch.linspace(-4, 4, 2 * 16 * 16).reshape(2, 1, 16, 16)
-    # Inputs are w / scale, so the network must see asinh(w / 0.1) = asinh(x * 0.5 / 0.1).
+    # Inputs are w / scale, so the U-Net must receive asinh(w / 0.1) = asinh(x * 0.5 / 0.1).
     torch.testing.assert_close(model(x), model.unet(torch.asinh(5 * x)))
     with pytest.raises(ValueError, match="amplitude_input or compress"):
         leewave_unet.build_model(dataclasses.replace(recipe, amplitude_input=True))
 
 
-def test_train_with_gain_and_compression_round_trips_its_recipe():
+def test_train_with_gain_and_compression():
     recipe = leewave_unet.LeeWaveRecipe(widths=(4, 8), crop=32, batch=2, steps=2, evaluate_every=1,
                                         gain_range=(0.5, 2.0), compress=0.1)
     model, history = leewave_unet.train(tiny_dataset(), recipe, progress=False)

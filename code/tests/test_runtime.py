@@ -106,7 +106,7 @@ def test_one_cycle_runs_any_length(steps):
         assert rates[-1] < 0.05
 
 
-def test_one_cycle_keeps_the_warm_up_fraction_for_long_runs():
+def test_one_cycle_long_run_warm_up():
     optimiser = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     schedule = training.one_cycle(optimiser, 1.0, 1000)
     assert schedule.get_last_lr()[0] == pytest.approx(0.04)
@@ -124,7 +124,7 @@ def test_one_cycle_rejects_bad_settings(steps, warm_up, message):
         training.one_cycle(optimiser, 1.0, steps, warm_up)
 
 
-def test_check_resumable_names_the_settings_that_differ():
+def test_check_resumable_names_differences():
     saved = {"adam_steps": 100, "seed": 0, "lbfgs_steps": 10}
     training.check_resumable(saved, {**saved, "lbfgs_steps": 50}, "run.pt")
     training.check_resumable(None, saved, "run.pt")
