@@ -62,6 +62,16 @@ def test_dice_and_iou_of_binary_masks():
     assert metrics.dice_score(np.zeros(3, bool), np.zeros(3, bool)) == 1.0
 
 
+@pytest.mark.filterwarnings("error")
+def test_metrics_accept_reversed_and_read_only_arrays():
+    a = np.array([[1, 1, 0, 0]], dtype=bool)
+    b = np.array([[0, 0, 1, 1]], dtype=bool)
+    assert metrics.dice_score(a, b[:, ::-1]) == 1.0
+    assert metrics.binary_iou(np.broadcast_to(a, (3, 4)), np.broadcast_to(a, (3, 4))) == 1.0
+    labels = np.array([[0, 1, 2]])
+    assert metrics.confusion_matrix(labels[:, ::-1], labels[:, ::-1], num_classes=3).trace() == 3
+
+
 # The U-Net.
 
 

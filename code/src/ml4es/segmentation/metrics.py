@@ -10,8 +10,18 @@ import numpy as np
 import torch
 
 
+def _tensor(value) -> torch.Tensor:
+    """Return ``value`` as a tensor, copying NumPy arrays that torch cannot share (read-only or reversed)."""
+    if isinstance(value, torch.Tensor):
+        return value
+    array = np.asarray(value)
+    if not array.flags.writeable or any(stride < 0 for stride in array.strides):
+        array = array.copy()
+    return torch.as_tensor(array)
+
+
 def _as_long(name: str, value) -> torch.Tensor:
-    tensor = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
+    tensor = _tensor(value)
     if tensor.is_floating_point() or tensor.is_complex() or tensor.dtype == torch.bool:
         if tensor.dtype == torch.bool:
             return tensor.long()
@@ -21,7 +31,7 @@ def _as_long(name: str, value) -> torch.Tensor:
 
 def _as_mask(name: str, value) -> torch.Tensor:
     """Return a binary mask as a boolean CPU tensor, without the 8-byte copy of ``_as_long``."""
-    tensor = torch.as_tensor(np.asarray(value) if not isinstance(value, torch.Tensor) else value)
+    tensor = _tensor(value)
     if tensor.dtype == torch.bool:
         return tensor.detach().cpu()
     return _as_long(name, tensor).bool()
