@@ -533,7 +533,16 @@ def test_compressed_network_takes_asinh():
     # Inputs are w / scale, so the U-Net must receive asinh(w / 0.1) = asinh(x * 0.5 / 0.1).
     torch.testing.assert_close(model(x), model.unet(torch.asinh(5 * x)))
     with pytest.raises(ValueError, match="amplitude_input or compress"):
-        leewave_unet.build_model(dataclasses.replace(recipe, amplitude_input=True))
+        dataclasses.replace(recipe, amplitude_input=True)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"gain_range": (3.0, 1.0)}, r"gain_range must be \(low, high\) with 0 < low <= high, got \(3.0, 1.0\)"),
+    ({"compress": -0.1}, "invalid compress -0.1 m/s"),
+])
+def test_recipe_rejects_bad_settings(changes, message):
+    with pytest.raises(ValueError, match=message):
+        leewave_unet.LeeWaveRecipe(**changes)
 
 
 def test_train_with_gain_and_compression():

@@ -60,6 +60,15 @@ class LeeWaveRecipe:
     compress: float = 0.0
     pretrain_fields: leewaves.SceneRanges = dataclasses.field(default=leewaves.SceneRanges(), repr=False)
 
+    def __post_init__(self) -> None:
+        low, high = self.gain_range
+        if not 0 < low <= high:
+            raise ValueError(f"gain_range must be (low, high) with 0 < low <= high, got {self.gain_range}")
+        if self.compress < 0:
+            raise ValueError(f"invalid compress {self.compress} m/s; expected 0 (off) or a positive amplitude")
+        if self.amplitude_input and self.compress > 0:
+            raise ValueError(f"a recipe may set amplitude_input or compress, not both (compress={self.compress})")
+
 
 class WaveAmplitude(nn.Module):
     """The band-pass wave amplitude of ``leewaves.wave_amplitude`` as a layer: N x 1 x H x W in and out.
@@ -127,8 +136,6 @@ class CompressedUNet(nn.Module):
 
 def build_model(recipe: LeeWaveRecipe) -> nn.Module:
     """Return an untrained network for ``recipe``: N x 1 x H x W scaled fields in, logits out."""
-    if recipe.amplitude_input and recipe.compress > 0:
-        raise ValueError(f"a recipe may set amplitude_input or compress, not both (compress={recipe.compress})")
     if recipe.amplitude_input:
         return AmplitudeUNet(recipe.widths, recipe.grid_spacing)
     if recipe.compress > 0:
