@@ -29,21 +29,46 @@ from ml4es.segmentation import datasets, leewave_unet
 WEIGHTS = Path(__file__).resolve().parents[1] / "code" / "src" / "ml4es" / "weights"
 
 
+def positive_int(text: str) -> int:
+    """Parse a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; expected a whole number of at least 1")
+    return int(text)
+
+
+def non_negative_int(text: str) -> int:
+    """Parse a whole number of at least 0."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"invalid value {text!r}; expected a whole number of at least 0")
+    return int(text)
+
+
+def gain_range(text: str) -> tuple[float, float]:
+    """Parse LOW,HIGH into two positive numbers with LOW <= HIGH."""
+    try:
+        low, high = (float(value) for value in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid gain range {text!r}; expected LOW,HIGH such as 0.5,2") from None
+    if not 0 < low <= high:
+        raise argparse.ArgumentTypeError(f"invalid gain range {text!r}; expected 0 < LOW <= HIGH")
+    return low, high
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the recipe's)")
+    parser.add_argument("--steps", type=positive_int, default=None, help="training steps (default: the recipe's)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--output", type=Path, default=WEIGHTS,
                         help="folder for leewave_unet.pt and .json (default: the package's weights folder)")
     parser.add_argument("--widths", default=None, help="channels per depth, comma-separated, e.g. 16,32,64,128,256")
-    parser.add_argument("--crop", type=int, default=None, help="side of the square training crops, grid points")
-    parser.add_argument("--batch", type=int, default=None, help="crops per training step")
-    parser.add_argument("--evaluate-every", type=int, default=None, help="steps between validation scores")
+    parser.add_argument("--crop", type=positive_int, default=None, help="side of the square training crops, grid points")
+    parser.add_argument("--batch", type=positive_int, default=None, help="crops per training step")
+    parser.add_argument("--evaluate-every", type=positive_int, default=None, help="steps between validation scores")
     parser.add_argument("--amplitude-input", action="store_true",
                         help="give the network the band-pass wave amplitude as a second input channel")
-    parser.add_argument("--pretrain-steps", type=int, default=None,
+    parser.add_argument("--pretrain-steps", type=non_negative_int, default=None,
                         help="steps of training on synthetic lee-wave fields before the UKV days (default: 0)")
-    parser.add_argument("--gain-range", default=None,
+    parser.add_argument("--gain-range", type=gain_range, default=None,
                         help="multiply each training crop by a factor drawn log-uniformly from LOW,HIGH")
     parser.add_argument("--compress", type=float, default=None,
                         help="give the network asinh(w / M_PER_S) instead of w")
@@ -53,14 +78,17 @@ def main() -> int:
 
     changes = {"steps": args.steps, "crop": args.crop, "batch": args.batch, "evaluate_every": args.evaluate_every,
                "pretrain_steps": args.pretrain_steps, "compress": args.compress}
-    changes = {key: value for key, value in changes.items() if value}
+    changes = {key: value for key, value in changes.items() if value is not None}
     if args.widths:
         changes["widths"] = tuple(int(width) for width in args.widths.split(","))
     if args.gain_range:
-        changes["gain_range"] = tuple(float(value) for value in args.gain_range.split(","))
+        changes["gain_range"] = args.gain_range
     if args.amplitude_input:
         changes["amplitude_input"] = True
-    recipe = dataclasses.replace(leewave_unet.LeeWaveRecipe(), **changes)
+    try:
+        recipe = dataclasses.replace(leewave_unet.LeeWaveRecipe(), **changes)
+    except ValueError as error:
+        parser.error(str(error))
     ds = datasets.load_leewaves()
     frames = leewave_unet.split(ds)
 

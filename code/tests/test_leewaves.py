@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
+import sys
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -552,3 +555,31 @@ def test_train_with_gain_and_compression():
     assert len(history["validation_dice"]) == 2
     settings = json.loads(json.dumps(dataclasses.asdict(recipe)))
     assert leewave_unet.recipe_from_record(settings) == recipe
+
+
+def load_training_script():
+    path = Path(__file__).resolve().parents[2] / "scripts" / "train_leewave_unet.py"
+    if not path.is_file():
+        pytest.skip(f"{path} not found: the test needs the repository checkout")
+    spec = importlib.util.spec_from_file_location("train_leewave_unet", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("arguments", [["--steps", "0"], ["--batch", "-2"], ["--gain-range", "3,1"],
+                                       ["--gain-range", "2"], ["--compress", "-0.1"]])
+def test_training_script_rejects_bad_options(monkeypatch, capsys, arguments):
+    script = load_training_script()
+    monkeypatch.setattr(sys, "argv", ["scripts/train_leewave_unet.py", *arguments])
+    with pytest.raises(SystemExit) as stopped:
+        script.main()
+    assert stopped.value.code == 2
+    assert "invalid" in capsys.readouterr().err
+
+
+def test_training_script_parses_gain_range():
+    script = load_training_script()
+    assert script.gain_range("0.5,2") == (0.5, 2.0)
+    assert script.positive_int("12") == 12
+    assert script.non_negative_int("0") == 0

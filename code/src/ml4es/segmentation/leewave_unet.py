@@ -61,6 +61,8 @@ class LeeWaveRecipe:
     pretrain_fields: leewaves.SceneRanges = dataclasses.field(default=leewaves.SceneRanges(), repr=False)
 
     def __post_init__(self) -> None:
+        if len(self.gain_range) != 2:
+            raise ValueError(f"gain_range must be (low, high), got {self.gain_range}")
         low, high = self.gain_range
         if not 0 < low <= high:
             raise ValueError(f"gain_range must be (low, high) with 0 < low <= high, got {self.gain_range}")
