@@ -653,3 +653,36 @@ def test_instructor_plan_covers_every_slide(site_dir, chapter):
         assert last >= first, f"the plan for {title!r} has the range {first}–{last}"
         expected_first = last + 1
     assert expected_first - 1 == count, f"the plan for {title!r} ends at slide {expected_first - 1}; the deck has {count}"
+
+
+def checker_labels_out_of_place(notebook: nbformat.NotebookNode) -> list[str]:
+    """Return each checker verdict "Exercise K (...)" printed where the K-th exercise is not the latest one."""
+    latest, wrong = 0, []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            latest += len(re.findall(r"^(?::::+|```+)\{exercise\}", cell.source, re.M))
+            continue
+        texts = [output.get("text", "") for output in cell.get("outputs", [])]
+        texts += [output.get("data", {}).get("text/plain", "") for output in cell.get("outputs", [])]
+        for number in re.findall(r"\bExercise (\d+) \(", "\n".join(texts)):
+            if int(number) != latest:
+                wrong.append(f"Exercise {number} after exercise {latest}")
+    return wrong
+
+
+def test_checker_labels_out_of_place_finds_swapped_labels():
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(":::{exercise} First\n:::"),
+        nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output("stream", name="stdout", text="[correct] Exercise 2 (b)")]),
+        nbformat.v4.new_markdown_cell("::::{exercise} Second\n::::"),
+        nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output("stream", name="stdout", text="[correct] Exercise 2 (b)")]),
+    ])
+    assert checker_labels_out_of_place(notebook) == ["Exercise 2 after exercise 1"]
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_checker_labels_match_exercise_numbers(chapter):
+    executed = BOOK_ROOT / "_build" / "jupyter_execute" / f"{chapter}.ipynb"
+    notebook = nbformat.read(executed, as_version=4)
+    assert checker_labels_out_of_place(notebook) == []

@@ -113,7 +113,7 @@ def check_iou(iou_per_class: Any) -> str:
     return "IoU matches the hand-worked cases, void pixels left out and absent classes NaN."
 
 
-# --- Exercise 3: a Dice loss ---------------------------------------------------------------------
+# --- Exercise 4: a Dice loss ---------------------------------------------------------------------
 
 
 def reference_dice_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int, eps: float = 1.0) -> torch.Tensor:
@@ -127,7 +127,7 @@ def reference_dice_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index
     return 1 - ((2 * overlap + eps) / (total + eps)).mean()
 
 
-@checker("Exercise 3 (a Dice loss)")
+@checker("Exercise 4 (a Dice loss)")
 def check_dice_loss(dice_loss: Any) -> str:
     """Test ``dice_loss(logits, target, ignore_index)`` against the reference and its gradient."""
     generator = torch.Generator().manual_seed(1)
@@ -160,10 +160,10 @@ def check_dice_loss(dice_loss: Any) -> str:
     return f"loss {value:.4f} on the test batch, close to 0 for a perfect prediction, and differentiable."
 
 
-# --- Exercise 4: class weights -------------------------------------------------------------------
+# --- Exercise 3: class weights -------------------------------------------------------------------
 
 
-@checker("Exercise 4 (class weights)")
+@checker("Exercise 3 (class weights)")
 def check_class_weights(median_frequency_weights: Any) -> str:
     """Test ``median_frequency_weights(labels, num_classes, ignore_index)`` on a lopsided label set."""
     generator = torch.Generator().manual_seed(2)
