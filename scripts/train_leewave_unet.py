@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -43,6 +44,16 @@ def non_negative_int(text: str) -> int:
     return int(text)
 
 
+def widths(text: str) -> tuple[int, ...]:
+    """Parse channels per depth, such as 16,32,64,128."""
+    parts = text.split(",")
+    if len(parts) < 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"invalid widths {text!r}; expected two or more whole numbers separated by commas, such as 16,32,64,128"
+        )
+    return tuple(int(part) for part in parts)
+
+
 def gain_range(text: str) -> tuple[float, float]:
     """Parse LOW,HIGH into two positive numbers with LOW <= HIGH."""
     try:
@@ -55,15 +66,17 @@ def gain_range(text: str) -> tuple[float, float]:
 
 
 def main() -> int:
+    default = leewave_unet.LeeWaveRecipe()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=positive_int, default=None, help="training steps (default: the recipe's)")
+    parser.add_argument("--steps", type=positive_int, default=None, help=f"training steps (default: {default.steps})")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--output", type=Path, default=WEIGHTS,
                         help="folder for leewave_unet.pt and .json (default: the package's weights folder)")
-    parser.add_argument("--widths", default=None, help="channels per depth, comma-separated, e.g. 16,32,64,128,256")
-    parser.add_argument("--crop", type=positive_int, default=None, help="side of the square training crops, grid points")
-    parser.add_argument("--batch", type=positive_int, default=None, help="crops per training step")
-    parser.add_argument("--evaluate-every", type=positive_int, default=None, help="steps between validation scores")
+    parser.add_argument("--widths", type=widths, default=None,
+                        help=f"channels per depth, comma-separated (default: {','.join(map(str, default.widths))})")
+    parser.add_argument("--crop", type=positive_int, default=None, help=f"side of the square training crops, grid points (default: {default.crop})")
+    parser.add_argument("--batch", type=positive_int, default=None, help=f"crops per training step (default: {default.batch})")
+    parser.add_argument("--evaluate-every", type=positive_int, default=None, help=f"steps between validation scores (default: {default.evaluate_every})")
     parser.add_argument("--amplitude-input", action="store_true",
                         help="give the network the band-pass wave amplitude as a second input channel")
     parser.add_argument("--pretrain-steps", type=non_negative_int, default=None,
@@ -80,7 +93,7 @@ def main() -> int:
                "pretrain_steps": args.pretrain_steps, "compress": args.compress}
     changes = {key: value for key, value in changes.items() if value is not None}
     if args.widths:
-        changes["widths"] = tuple(int(width) for width in args.widths.split(","))
+        changes["widths"] = args.widths
     if args.gain_range:
         changes["gain_range"] = args.gain_range
     if args.amplitude_input:
@@ -89,6 +102,13 @@ def main() -> int:
         recipe = dataclasses.replace(leewave_unet.LeeWaveRecipe(), **changes)
     except ValueError as error:
         parser.error(str(error))
+    # Fail now rather than after the training run if the weights cannot be written.
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        parser.error(f"cannot create the output folder {args.output}: {error.strerror}")
+    if not os.access(args.output, os.W_OK):
+        parser.error(f"the output folder {args.output} is not writable")
     ds = datasets.load_leewaves()
     frames = leewave_unet.split(ds)
 
@@ -121,7 +141,6 @@ def main() -> int:
             "synthetic_dice": history["pretrain_synthetic_dice"][0],
             "validation_dice_before_fine_tuning": history["pretrain_validation_dice"][0],
         }
-    args.output.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), args.output / "leewave_unet.pt")
     (args.output / "leewave_unet.json").write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record["metrics"], indent=2))

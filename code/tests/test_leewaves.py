@@ -568,7 +568,7 @@ def load_training_script():
 
 
 @pytest.mark.parametrize("arguments", [["--steps", "0"], ["--batch", "-2"], ["--gain-range", "3,1"],
-                                       ["--gain-range", "2"], ["--compress", "-0.1"]])
+                                       ["--gain-range", "2"], ["--compress", "-0.1"], ["--widths", "16,x"]])
 def test_training_script_rejects_bad_options(monkeypatch, capsys, arguments):
     script = load_training_script()
     monkeypatch.setattr(sys, "argv", ["scripts/train_leewave_unet.py", *arguments])
