@@ -17,6 +17,8 @@ help:
 	@echo "make slides      write a reveal.js deck per chapter to _build/html/slides (after make book)"
 	@echo "make clean       remove _build and the generated notebooks beside the chapters"
 
+REMOVE_BESIDE = find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -delete
+
 # The virtual environment, with the versions pinned in requirements.txt.
 $(STAMP): requirements.txt code/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,17 +34,21 @@ setup: $(STAMP)
 assets: $(STAMP)
 	$(BIN)/python tools/bundle_assets.py
 
-# Student notebooks also go beside each chapter, where the launch buttons link them.
 notebooks: $(STAMP)
-	$(BIN)/python -m ml4es notebooks --out _build/notebooks --beside-sources
+	$(BIN)/python -m ml4es notebooks --out _build/notebooks
 
 # The decks show the outputs of the chapters as the book build executed them, from
 # _build/jupyter_execute, so they need a `make book` first.
 slides: $(STAMP) assets
 	$(BIN)/python -m ml4es slides
 
-book: $(STAMP) assets notebooks
-	$(BIN)/jupyter-book build . --warningiserror --keep-going
+# During the build, each chapter's student notebook also sits beside its source, where the
+# theme's launch buttons expect it. It is removed afterwards, even when the build fails: the
+# chapters are paired with a .ipynb through jupytext, and a newer student notebook there would
+# replace the chapter's solutions at the next jupytext sync.
+book: $(STAMP) assets
+	$(BIN)/python -m ml4es notebooks --out _build/notebooks --beside-sources
+	$(BIN)/jupyter-book build . --warningiserror --keep-going; status=$$?; $(REMOVE_BESIDE); exit $$status
 	$(BIN)/python -m ml4es slides
 
 test: book
@@ -53,4 +59,4 @@ test-quick: $(STAMP)
 
 clean:
 	rm -rf _build
-	find book -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' -delete
+	$(REMOVE_BESIDE)

@@ -1,9 +1,9 @@
 """Checks that every Colab and Binder launch link of the built site opens a student notebook.
 
 The links name a file on the repository's ``notebooks`` branch, which CI fills with the student
-notebooks. Here each link is mapped to the same path in the working tree, where
-``python -m ml4es notebooks --beside-sources`` (run by ``make book``) wrote the student notebook
-beside its chapter, and that file is checked: a student notebook, with no solution in it.
+notebooks of ``_build/notebooks/student``, each beside its chapter. Here each link's
+``book/<part>/<chapter>.ipynb`` is mapped to ``_build/notebooks/student/<part>/<chapter>.ipynb``,
+written by ``make book``, and that file is checked: a student notebook, with no solution in it.
 
 ``ML4ES_BOOK_ROOT`` and ``ML4ES_SITE_DIR`` choose the book and its built HTML, as in
 test_site.py, and ``ML4ES_BOOK_BUILT=1`` turns a missing site into a failure.
@@ -124,7 +124,9 @@ def linked_file(link: LaunchLink) -> Path:
     relative = PurePosixPath(link.path)
     if relative.is_absolute() or ".." in relative.parts:
         raise ValueError(f"{link.page}: {link.service} link {link.url} names a path outside the repository")
-    return BOOK_ROOT.joinpath(*relative.parts)
+    if relative.parts[0] != "book":
+        raise ValueError(f"{link.page}: {link.service} link {link.url} names a file outside book/")
+    return BOOK_ROOT.joinpath("_build", "notebooks", "student", *relative.parts[1:])
 
 
 def test_site_has_launch_links(launch_links):
