@@ -175,3 +175,11 @@ def test_as_tensor_copies_arrays():
     as_tensor(values, "values").add_(1.0)
 
     assert values.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_detail_starts_a_sentence():
+    @checker("Exercise 0 (detail)")
+    def check_detail(value):
+        return "the answer is close."
+
+    assert check_detail(1).message == "correct. The answer is close."

@@ -457,3 +457,10 @@ def test_chapter_screenshot(loaded_page):
     page.screenshot(path=str(target), full_page=True)
 
     assert target.stat().st_size > 0, f"empty screenshot {target}"
+
+
+@pytest.mark.book
+def test_pages_load_course_style_sheet(site_dir):
+    page = (site_dir / "book" / "instructors.html").read_text(encoding="utf-8")
+    assert '_static/ml4es.css' in page
+    assert "white-space: pre-wrap" in (site_dir / "_static" / "ml4es.css").read_text(encoding="utf-8")

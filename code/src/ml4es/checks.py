@@ -115,7 +115,8 @@ def _verdict(exercise: str, check: Callable[..., str | None], args: tuple, kwarg
         )
     message = "correct."
     if detail:
-        message = f"correct. {detail}"
+        # Details are written as the rest of a sentence; after "correct." they start one.
+        message = f"correct. {detail[:1].upper()}{detail[1:]}"
     return Verdict(exercise, True, message)
 
 

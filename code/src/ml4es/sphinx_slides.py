@@ -18,6 +18,8 @@ from sphinx.util.docutils import SphinxDirective
 from ml4es.slides import deck_relative_path, is_chapter, toc_documents
 
 BUTTON_LABEL = "slides-button"
+# The course's style sheet and icon.
+STATIC = Path(__file__).parent / "static"
 
 
 class slide_decks_placeholder(nodes.General, nodes.Element):
@@ -113,7 +115,14 @@ def add_slides_button(app: Sphinx, pagename: str, templatename: str, context: di
     )
 
 
+def add_static_folder(app: Sphinx) -> None:
+    """Put the package's static folder (the course's style sheet) among the site's static files."""
+    app.config.html_static_path.append(str(STATIC))
+
+
 def setup(app: Sphinx) -> dict:
+    app.connect("builder-inited", add_static_folder)
+    app.add_css_file("ml4es.css")
     app.add_node(slide_decks_placeholder)
     app.add_directive("slide-decks", SlideDecks)
     app.connect("doctree-resolved", replace_placeholders)
