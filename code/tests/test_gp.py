@@ -564,3 +564,38 @@ def test_posterior_explorer_builds_widgets():
     assert [slider.description for slider in sliders] == ["length scale", "noise std"]
     sliders[0].value = 2.0
     plt.close("all")
+
+
+def test_seasonal_checker_explains_single_precision():
+    def single(x1, x2, **kwargs):
+        return seasonal_solution(x1.float(), x2.float(), **kwargs)
+
+    verdict = check_seasonal_kernel(single)
+    assert verdict.passed is False
+    assert "single precision" in verdict.message
+
+
+def test_posterior_checker_explains_swapped_outputs():
+    def swapped(*args, **kwargs):
+        mean, variance = by_hand.posterior(*args, **kwargs)
+        return variance, mean
+
+    verdict = check_posterior(swapped)
+    assert verdict.passed is False
+    assert "order (mean, variance)" in verdict.message
+
+
+def test_lml_checker_explains_half_log_determinant():
+    def half_determinant(x, y, lengthscale, outputscale, noise):
+        covariance = by_hand.rbf_kernel(x, x, lengthscale, outputscale) + noise * torch.eye(len(x), dtype=DTYPE)
+        return by_hand.log_marginal_likelihood(x, y, lengthscale, outputscale, noise) + torch.logdet(covariance) / 4
+
+    verdict = check_log_marginal_likelihood(half_determinant)
+    assert verdict.passed is False
+    assert "log|K| = 2 Σ log L_ii" in verdict.message
+
+
+def test_kernel_choice_checker_names_empty_dict():
+    verdict = check_kernel_choice({})
+    assert verdict.passed is None
+    assert "`errors` is still empty" in verdict.message

@@ -60,17 +60,30 @@ def check_seasonal_kernel(seasonal_kernel: Any) -> str:
     """Check ``seasonal_kernel(x1, x2, amplitude, decay, smoothness, period)`` against GPyTorch."""
     x1, x2 = _probe_inputs(6, 1), _probe_inputs(4, 2)
     expected = seasonal_reference(x1, x2, **SEASONAL_PROBE)
-    answer = call(seasonal_kernel, x1.clone(), x2.clone(), **SEASONAL_PROBE, name="seasonal_kernel")
-    answer = as_tensor(answer, "seasonal_kernel(x1, x2, ...)", shape=(6, 4))
-    _diagnose_kernel(answer, expected, x1, x2)
+    returned = call(seasonal_kernel, x1.clone(), x2.clone(), **SEASONAL_PROBE, name="seasonal_kernel")
+    answer = as_tensor(returned, "seasonal_kernel(x1, x2, ...)", shape=(6, 4))
+    single = isinstance(returned, torch.Tensor) and returned.dtype in (torch.float32, torch.float16, torch.bfloat16)
+    _diagnose_kernel(answer, expected, x1, x2, single)
     error = assert_close(answer, expected, "seasonal_kernel(x1, x2, ...)", rtol=TOLERANCE, atol=1e-9)
     return f"It matches GPyTorch's product kernel to {error:.1e}."
 
 
-def _diagnose_kernel(answer: torch.Tensor, expected: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor) -> None:
-    """Raise a hint for the usual mistakes: a missing square on the amplitude or on the smoothness."""
+def _diagnose_kernel(
+    answer: torch.Tensor, expected: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor, single: bool = False
+) -> None:
+    """Raise a hint for the usual mistakes: a missing square on the amplitude or on the smoothness.
+
+    ``single`` says that the answer came in single (or half) precision, whose rounding alone can
+    exceed the tolerance.
+    """
     if torch.allclose(answer, expected, rtol=TOLERANCE, atol=1e-9):
         return
+    if single and torch.allclose(answer, expected, rtol=1e-3, atol=1e-6):
+        raise CheckFailed(
+            f"your kernel is in single precision and differs by up to {float((answer - expected).abs().max()):.3g}, "
+            "about float32's rounding. Compute in float64, the dtype of x1 and x2: a tensor you create needs "
+            "dtype=x1.dtype."
+        )
     if torch.allclose(answer * SEASONAL_PROBE["amplitude"], expected, rtol=1e-6):
         raise CheckFailed("your kernel is too small by a factor equal to the amplitude: the variance is amplitude².")
     unsquared = dict(SEASONAL_PROBE, smoothness=math.sqrt(SEASONAL_PROBE["smoothness"]))
@@ -100,6 +113,8 @@ def check_posterior(posterior: Any) -> str:
         raise NotImplementedYet
     mean = as_tensor(answer[0], "mean", shape=(len(x_test),))
     variance = as_tensor(answer[1], "variance", shape=(len(x_test),))
+    if torch.allclose(mean, expected_variance, atol=1e-6) and torch.allclose(variance, expected_mean, atol=1e-6):
+        raise CheckFailed("`posterior` returned (variance, mean); return them in the order (mean, variance).")
     if torch.allclose(variance, expected_variance + POSTERIOR_PROBE["noise"], atol=1e-6):
         raise CheckFailed("`variance` includes the noise variance: the exercise asks for the variance of f, not of y.")
     mean_error = assert_close(mean, expected_mean, "mean", rtol=0, atol=TOLERANCE)
@@ -122,6 +137,15 @@ def check_log_marginal_likelihood(log_marginal_likelihood: Any) -> str:
         raise CheckFailed("your value is the log marginal likelihood divided by the number of points; return the total.")
     if math.isclose(value, -expected, rel_tol=1e-6):
         raise CheckFailed("your value has the wrong sign: that is the negative log marginal likelihood, a loss.")
+    covariance = by_hand.rbf_kernel(x, x, POSTERIOR_PROBE["lengthscale"], POSTERIOR_PROBE["outputscale"])
+    log_determinant = float(torch.logdet(covariance + POSTERIOR_PROBE["noise"] * torch.eye(len(x), dtype=DTYPE)))
+    if math.isclose(value, expected + log_determinant / 4, rel_tol=1e-6):
+        raise CheckFailed(
+            "your log determinant is half the true one. With the Cholesky factor L of K, "
+            "log|K| = 2 Σ log L_ii: the factor 2 is easy to leave out."
+        )
+    if math.isclose(value, expected - log_determinant / 2, rel_tol=1e-6):
+        raise CheckFailed("your complexity penalty is -log|K|; it is -log|K|/2.")
     if abs(value - expected) > TOLERANCE * max(1.0, abs(expected)):
         raise CheckFailed(
             f"your value is {value:.6f}; GPyTorch gives {expected:.6f}. Check the three terms: the data fit "
@@ -187,7 +211,7 @@ def check_kernel_choice(errors: Any) -> str:
             f"`errors` should be a dict from a kernel's name to its held-out RMSE, but it is of type {type(errors).__name__}."
         )
     if len(errors) == 0:
-        raise NotImplementedYet
+        raise NotImplementedYet("`errors` is still empty; fill it with {kernel name: held-out RMSE} for at least 3 kernels")
     if len(errors) < 3:
         raise CheckFailed(f"`errors` has {len(errors)} {'entry' if len(errors) == 1 else 'entries'}; compare at least 3 kernels.")
 
