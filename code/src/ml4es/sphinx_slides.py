@@ -18,6 +18,8 @@ from sphinx.util.docutils import SphinxDirective
 from ml4es.slides import deck_relative_path, is_chapter, toc_documents
 
 BUTTON_LABEL = "slides-button"
+# Where `make notebooks` writes the instructor notebooks.
+INSTRUCTOR_FOLDER = "_build/notebooks/instructor"
 # The course's style sheet and icon.
 STATIC = Path(__file__).parent / "static"
 
@@ -55,7 +57,7 @@ def _paragraph(*children: nodes.Node) -> nodes.paragraph:
 
 
 def _table(app: Sphinx, from_docname: str) -> nodes.table:
-    headers = ("Chapter", "Slide deck", "Instructor notebook, written by make notebooks")
+    headers = ("Chapter", "Slide deck", f"Instructor notebook, in {INSTRUCTOR_FOLDER}/ after make notebooks")
     table = nodes.table(classes=["slide-decks"])
     group = nodes.tgroup(cols=len(headers))
     table += group
@@ -87,8 +89,9 @@ def _table(app: Sphinx, from_docname: str) -> nodes.table:
 
 
 def _instructor_notebook(chapter: str) -> str:
+    """Return the chapter's instructor notebook, relative to ``INSTRUCTOR_FOLDER``."""
     relative = chapter[len("book/") :] if chapter.startswith("book/") else chapter
-    return f"_build/notebooks/instructor/{relative}.ipynb"
+    return f"{relative}.ipynb"
 
 
 def replace_placeholders(app: Sphinx, doctree: nodes.document, docname: str) -> None:
