@@ -557,13 +557,17 @@ def test_deck_slides_fit_screen(open_deck, chapter):
     overflowing = page.evaluate(
         """() => {
             const height = Reveal.getConfig().height;
+            const width = Reveal.getConfig().width;
             const found = [];
             Reveal.getSlides().forEach((slide, number) => {
                 const indices = Reveal.getIndices(slide);
                 Reveal.slide(indices.h, indices.v);
+                const title = (slide.querySelector('h1, h2, h3') || slide).textContent.trim().slice(0, 60);
                 if (slide.scrollHeight > height) {
-                    const title = (slide.querySelector('h1, h2, h3') || slide).textContent.trim().slice(0, 60);
-                    found.push(`slide ${number + 1} (${title}): ${slide.scrollHeight} px of ${height}`);
+                    found.push(`slide ${number + 1} (${title}): ${slide.scrollHeight} px of ${height} tall`);
+                }
+                if (slide.scrollWidth > width + 1) {
+                    found.push(`slide ${number + 1} (${title}): ${slide.scrollWidth} px of ${width} wide`);
                 }
             });
             Reveal.slide(0, 0);
@@ -571,7 +575,7 @@ def test_deck_slides_fit_screen(open_deck, chapter):
         }"""
     )
 
-    assert overflowing == [], f"slides taller than the screen: {overflowing}"
+    assert overflowing == [], f"slides larger than the screen: {overflowing}"
 
 
 @pytest.mark.book

@@ -188,7 +188,7 @@ PAGE_CSS = """
   display: block; max-width: 100%; max-height: 520px; margin: 0.3em auto; object-fit: contain;
 }
 .reveal pre.output-text, .reveal pre.code, .reveal div.code pre {
-  width: 100%; font-size: 0.6em; line-height: 1.3; box-shadow: none; margin: 0.4em 0;
+  width: 100%; box-sizing: border-box; font-size: 0.6em; line-height: 1.3; box-shadow: none; margin: 0.4em 0;
   padding: 0.4em 0.6em; background: #f6f6f6; white-space: pre-wrap; overflow: visible;
 }
 .reveal table { font-size: 0.62em; margin: 0.4em auto; }
