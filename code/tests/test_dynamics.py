@@ -495,3 +495,37 @@ def test_check_ridge_readout_hints():
     unregularised = checks.check_ridge_readout(lambda f, t, r: reservoir.ridge_readout(f, t, 0.0))
     assert unregularised.passed is False
     assert "without regularisation" in unregularised.message
+
+
+def test_check_ensemble_rejects_shifted_members():
+    def shifted(x0, n_members, sigma, n_samples, seed):
+        return systems.ensemble_forecast(x0 + 1.0, n_members, sigma, n_samples, seed=seed)
+
+    verdict = checks.check_ensemble(shifted)
+    assert verdict.passed is False
+    assert "not around x0" in verdict.message
+
+
+def test_check_ensemble_requires_seeded_draws():
+    def unseeded(x0, n_members, sigma, n_samples, seed):
+        return systems.ensemble_forecast(x0, n_members, sigma, n_samples, seed=None)
+
+    verdict = checks.check_ensemble(unseeded)
+    assert verdict.passed is False
+    assert "same seed give different ensembles" in verdict.message
+
+
+def test_check_rollout_loss_names_detach():
+    verdict = checks.check_rollout_loss(lambda model, x0, targets: emulators.rollout_loss(model, x0, targets).detach())
+    assert verdict.passed is False
+    assert "`.detach()`" in verdict.message
+
+
+def test_check_vpt_explains_forecast_wrong_from_start():
+    def one_step_early(forecast, truth, dt, climate_std, threshold):
+        value = float(metrics.valid_prediction_time(forecast, truth, dt, climate_std, threshold))
+        return value if value > 0 else -dt
+
+    verdict = checks.check_valid_prediction_time(one_step_early)
+    assert verdict.passed is False
+    assert "already wrong at the first row" in verdict.message

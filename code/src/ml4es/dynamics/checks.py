@@ -106,6 +106,10 @@ def check_valid_prediction_time(valid_prediction_time: Any) -> str:
             hint = " It looks like a number of steps: multiply by dt to get model time units."
         elif math.isclose(value, float(metrics.valid_prediction_time(forecast, truth, dt, 1.0, threshold)), abs_tol=1e-9):
             hint = " Divide the error by `climate_std` before comparing it with the threshold."
+        if first == 0 and not hint:
+            hint = " In this case the forecast is already wrong at the first row, so it was never valid."
+        elif first is None and not hint:
+            hint = " In this case the forecast never crosses the threshold, so it is valid for the whole series."
         raise CheckFailed(
             f"case {number} (dt = {dt}, climate_std = {std}, threshold = {threshold}): got {value:.4g} MTU, "
             f"expected {expected:.4g}.{hint}"
@@ -154,8 +158,16 @@ def check_rollout_loss(rollout_loss: Any) -> str:
             raise CheckFailed("the loss is the sum over the steps; divide by the number of steps K.")
         raise CheckFailed(f"the loss is {value:.6g}, expected {expected:.6g}.")
 
-    if not isinstance(answer, torch.Tensor) or not answer.requires_grad:
-        raise CheckFailed("the value is right, but return the loss as a tensor connected to the weights, without `.item()`.")
+    if not isinstance(answer, torch.Tensor):
+        raise CheckFailed(
+            f"the value is right, but it is {type(answer).__name__}, not a tensor: the optimiser needs the loss as a "
+            "tensor connected to the weights, so leave out `.item()`, `float(...)` and NumPy."
+        )
+    if not answer.requires_grad:
+        raise CheckFailed(
+            "the value is right, but the loss is cut off from the weights: leave out `.detach()` and "
+            "`torch.no_grad()`, and keep each prediction a tensor so that the gradient flows through every step."
+        )
     parameters = list(model.parameters())
     gradient = torch.autograd.grad(answer, parameters[0])[0]
     reference = torch.autograd.grad(emulators.rollout_loss(model, x0, targets), parameters[0])[0]
@@ -200,12 +212,23 @@ def check_ensemble(ensemble_forecast: Any) -> str:
     initial = states[0]
     if np.allclose(initial, x0):
         raise CheckFailed("every member starts at x0: add `sigma` times Gaussian noise to each member's initial state.")
+    # The mean of 8 x 40 draws of N(0, sigma^2) lies within 0.3 sigma of 0 for all but about 1e-7 of seeds.
+    offset = float((initial - x0).mean())
+    if abs(offset) > 0.3 * sigma:
+        raise CheckFailed(
+            f"the members start around x0 + {offset:.3g}, not around x0: add only `sigma` times the Gaussian noise."
+        )
     spread = float((initial - x0).std())
     if not 0.5 * sigma < spread < 2 * sigma:
         raise CheckFailed(f"the initial perturbations have a standard deviation of {spread:.3g}; expected about sigma = {sigma}.")
     if np.allclose(initial - x0, (initial - x0)[:1]):
         raise CheckFailed("every member has the same perturbation: draw a different one for each member.")
 
+    again = call(ensemble_forecast, x0.copy(), n_members, sigma, n_samples, 3, name="ensemble_forecast")
+    if not np.allclose(as_tensor(again, "ensemble_forecast(...)", shape=shape).numpy(), states):
+        raise CheckFailed(
+            "two calls with the same seed give different ensembles: draw the noise from np.random.default_rng(seed)."
+        )
     reference = systems.integrate(systems.lorenz96, initial, n_samples * 5, 0.01, save_every=5)
     difference = float(np.abs(states - reference).max())
     if difference > 1e-6:
