@@ -482,3 +482,16 @@ def test_checkers_keep_global_random_state():
     check_residual(reference_residual)
     check_initial_boundary_loss(reference_initial_boundary_loss)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_initial_boundary_checker_explains_float32_initial_condition():
+    def single_precision(model, x_initial, t_boundary):
+        u_initial = model(torch.zeros_like(x_initial), x_initial)
+        target = heat.initial_condition(x_initial).float().double()
+        ends = torch.cat([torch.zeros_like(t_boundary), torch.ones_like(t_boundary)])
+        u_ends = model(torch.cat([t_boundary, t_boundary]), ends)
+        return (u_initial - target).pow(2).mean() + u_ends.pow(2).mean()
+
+    verdict = check_initial_boundary_loss(single_precision)
+    assert verdict.passed is False
+    assert "float32 rounding" in verdict.message
