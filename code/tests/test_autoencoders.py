@@ -233,6 +233,7 @@ def test_reconstruction_checker_accepts_tensors():
     [
         (lambda x, y: (x - y).abs().mean(), good_pca, "square the differences"),
         (good_loss, uncentred_pca, "misses the mean"),
+        (good_loss, lambda train, test, k: good_pca(train, test, k) - np.asarray(train).mean(axis=0), "add the training mean back"),
         (good_loss, lambda train, test, k: np.full(np.shape(test), np.nan), "NaN"),
         (good_loss, lambda train, test, k: np.zeros((3, 3)), "shape"),
     ],
@@ -288,3 +289,29 @@ def test_latent_sweep_checker():
     wrong = {**errors, 2: float("nan")}
     assert checks.check_latent_sweep(wrong, 4, snapshots, target).passed is False
     assert checks.check_latent_sweep(errors, math.inf, snapshots, -1.0).passed is True
+
+
+def kl_without_half(mean, log_variance):
+    return (mean**2 + log_variance.exp() - 1 - log_variance).sum(1)
+
+
+def kl_without_minus_one(mean, log_variance):
+    return 0.5 * (mean**2 + log_variance.exp() - log_variance).sum(1)
+
+
+def kl_with_standard_deviation(mean, log_variance):
+    return 0.5 * (mean**2 + (log_variance / 2).exp() - 1 - log_variance).sum(1)
+
+
+@pytest.mark.parametrize(
+    ("kl", "hint"),
+    [
+        (kl_without_half, "factor 1/2"),
+        (kl_without_minus_one, "-1 for each latent variable"),
+        (kl_with_standard_deviation, "the standard deviation where the variance belongs"),
+    ],
+)
+def test_vae_checker_names_kl_mistakes(kl, hint):
+    verdict = checks.check_vae_parts(models.reparameterise, kl)
+    assert verdict.passed is False
+    assert hint in verdict.message

@@ -183,3 +183,12 @@ def test_detail_starts_a_sentence():
         return "the answer is close."
 
     assert check_detail(1).message == "correct. The answer is close."
+
+
+@pytest.mark.parametrize("detail", ["z has shape (10, 2).", "pod_errors match.", "x0 is fine."])
+def test_detail_keeps_code_names(detail):
+    @checker("Exercise 0 (code name)")
+    def check_code_name(value):
+        return detail
+
+    assert check_code_name(1).message == f"correct. {detail}"

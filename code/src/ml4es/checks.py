@@ -115,9 +115,16 @@ def _verdict(exercise: str, check: Callable[..., str | None], args: tuple, kwarg
         )
     message = "correct."
     if detail:
-        # Details are written as the rest of a sentence; after "correct." they start one.
-        message = f"correct. {detail[:1].upper()}{detail[1:]}"
+        message = f"correct. {_sentence(detail)}"
     return Verdict(exercise, True, message)
+
+
+def _sentence(detail: str) -> str:
+    """Capitalise a detail's first word, unless it looks like code (one letter, or not all letters)."""
+    first = detail.split(" ", 1)[0]
+    if len(first) > 1 and first.isalpha() and first.islower():
+        return detail[:1].upper() + detail[1:]
+    return detail
 
 
 def _not_implemented_message() -> str:

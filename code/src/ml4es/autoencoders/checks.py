@@ -88,6 +88,12 @@ def check_reconstruction(reconstruction_loss: Any, pca_reconstruction: Any) -> s
     uncentred = torch.from_numpy(test.numpy() @ modes.T @ modes)
     if torch.allclose(answer, uncentred, atol=1e-6):
         raise CheckFailed("the reconstruction misses the mean: subtract the training mean before projecting and add it back after.")
+    centred = torch.from_numpy((test.numpy() - mean) @ modes.T @ modes)
+    if torch.allclose(answer, centred, atol=1e-6):
+        raise CheckFailed("the projection is right, but add the training mean back to it.")
+    test_mean = test.numpy().mean(axis=0)
+    if torch.allclose(answer, torch.from_numpy(test_mean + (test.numpy() - test_mean) @ modes.T @ modes), atol=1e-6):
+        raise CheckFailed("the test fields are centred with their own mean: use the training mean, as for new data.")
     _, test_modes = fields.pod_modes(test, k)
     wrong_basis = torch.from_numpy(fields.pod_reconstruct(test, mean, test_modes))
     if torch.allclose(answer, wrong_basis, atol=1e-6):
@@ -114,6 +120,19 @@ def check_vae_parts(reparameterise: Any, kl_divergence: Any) -> str:
     expected = models.kl_divergence(mean, log_variance)
     if torch.allclose(kl, expected.mean().expand(6), atol=1e-8) or torch.allclose(kl.sum(), expected.sum()) and not torch.allclose(kl, expected):
         raise CheckFailed("kl_divergence should return one value per field, summed over the latent axis only: shape (batch,).")
+    variance = log_variance.exp()
+    mistakes = [
+        (2 * expected, "your KL term is twice the reference: it has a factor 1/2 in front of the sum."),
+        (-expected, "your KL term has the wrong sign: the KL divergence is never negative."),
+        (expected + 1.0, "each latent variable adds 1/2 too much: the sum contains -1 for each latent variable."),
+        (0.5 * (mean**2 + log_variance.div(2).exp() - 1 - log_variance).sum(1),
+         "your KL term uses the standard deviation where the variance belongs: sigma² = exp(log_variance)."),
+        (0.5 * (mean**2 + variance - 1 + log_variance).sum(1),
+         "your KL term adds log sigma²; the sum has -log sigma² = -log_variance."),
+    ]
+    for candidate, hint in mistakes:
+        if torch.allclose(kl, candidate, rtol=1e-6, atol=1e-9) and not torch.allclose(kl, expected, rtol=1e-6, atol=1e-9):
+            raise CheckFailed(hint)
     assert_close(kl, expected, "kl_divergence(mean, log_variance)", rtol=1e-6, atol=1e-9)
 
     many_mean = torch.tensor([[1.0, -2.0]]).repeat(20000, 1).requires_grad_(True)
@@ -159,7 +178,7 @@ def check_latent_sweep(pod_errors: Any, modes_needed: Any, snapshots: fields.Sna
         if not math.isclose(value, reference, rel_tol=1e-3, abs_tol=1e-6):
             raise CheckFailed(
                 f"pod_errors[{k}] is {value:.4g}, expected {reference:.4g}: the mean squared error on `snapshots.test` "
-                f"of the POD with {k} modes fitted to `snapshots.train`."
+                f"of the POD with {k} mode{'s' if k != 1 else ''} fitted to `snapshots.train`."
             )
     needed = next((k for k, value in expected.items() if value <= autoencoder_error), None)
     if isinstance(modes_needed, (int, float)) and math.isinf(modes_needed):
@@ -175,4 +194,4 @@ def check_latent_sweep(pod_errors: Any, modes_needed: Any, snapshots: fields.Sna
             f"modes_needed is {answer:g}, but the first POD whose error is at most the autoencoder's "
             f"({autoencoder_error:.3g}) has {needed} modes."
         )
-    return f"the POD needs {needed} modes to do as well as the autoencoder with 2 latent variables."
+    return f"the POD needs {needed} mode{'s' if needed != 1 else ''} to do as well as the autoencoder with 2 latent variables."
