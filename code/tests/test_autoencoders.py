@@ -315,3 +315,12 @@ def test_vae_checker_names_kl_mistakes(kl, hint):
     verdict = checks.check_vae_parts(models.reparameterise, kl)
     assert verdict.passed is False
     assert hint in verdict.message
+
+
+def test_vae_checker_names_shared_noise():
+    def shared(mean, log_variance):
+        return mean + (log_variance / 2).exp() * torch.randn(mean.shape[1], dtype=mean.dtype)
+
+    verdict = checks.check_vae_parts(shared, models.kl_divergence)
+    assert verdict.passed is False
+    assert "every row of z is the same" in verdict.message

@@ -495,3 +495,17 @@ def test_initial_boundary_checker_explains_float32_initial_condition():
     verdict = check_initial_boundary_loss(single_precision)
     assert verdict.passed is False
     assert "float32 rounding" in verdict.message
+
+
+def test_collocation_checker_names_equal_errors_first():
+    reference = heat_checks.COLLOCATION_REFERENCE
+    same = next(iter(reference.values()))
+    verdict = check_collocation_study({n: same for n in reference})
+    assert verdict.passed is False
+    assert "same error" in verdict.message
+
+
+def test_collocation_checker_suggests_fractions_for_percentages():
+    verdict = check_collocation_study({n: 100 * error for n, error in heat_checks.COLLOCATION_REFERENCE.items()})
+    assert verdict.passed is False
+    assert "divide by 100" in verdict.message

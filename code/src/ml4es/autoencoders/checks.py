@@ -147,6 +147,11 @@ def check_vae_parts(reparameterise: Any, kl_divergence: Any) -> str:
     values = as_tensor(z, "reparameterise(mean, log_variance)", shape=(20000, 2))
     sample_mean = values.mean(0)
     sample_std = values.std(0)
+    if bool((sample_std < 1e-6).any()):
+        raise CheckFailed(
+            "every row of z is the same: draw eps for each element, for example with torch.randn_like(mean), "
+            "not one value shared by the whole batch."
+        )
     if not torch.allclose(sample_mean, torch.tensor([1.0, -2.0], dtype=torch.float64), atol=0.05):
         raise CheckFailed(f"the samples' mean is {sample_mean.numpy().round(3)}, expected [1, -2] (the `mean` argument).")
     if torch.allclose(sample_std, torch.tensor([0.25, 4.0], dtype=torch.float64), rtol=0.05):

@@ -330,19 +330,22 @@ def check_collocation_study(errors: Any) -> str:
         if error <= 0:
             raise CheckFailed(f"errors[{key}] is {error:g}; a relative L2 error is positive.")
         if error >= UNTRAINED_ERROR:
+            percent = " If it is a percentage, store the fraction instead (divide by 100)." if error > 1 else ""
             raise CheckFailed(
                 f"errors[{key}] is {error:.3g}, about the error of an untrained network (1 for u = 0 everywhere). "
-                "Measure `heat.relative_l2_error(network)` after training that same network."
+                f"Measure `heat.relative_l2_error(network)` after training that same network.{percent}"
             )
-        _compare_with_reference(int(key), error)
         table.append((int(key), error))
 
     table.sort()
+    # Equal errors mean the same points trained every network; say so before comparing with the reference.
     if len({error for _, error in table}) == 1:
         raise CheckFailed(
             f"every number of points gives the same error, {table[0][1]:.4g}: train each network on its own "
             "points, `heat.sample_points(n_interior=n)`."
         )
+    for n_points, error in table:
+        _compare_with_reference(n_points, error)
     _check_more_points_help(table)
     (n_few, error_few), (n_many, error_many) = table[0], table[-1]
     trend = "falls" if error_many < error_few else "does not fall"
