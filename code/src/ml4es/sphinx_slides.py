@@ -18,7 +18,7 @@ from sphinx.util.docutils import SphinxDirective
 from ml4es.slides import deck_relative_path, is_chapter, toc_documents
 
 BUTTON_LABEL = "slides-button"
-# Where `make notebooks` writes the instructor notebooks.
+# The folder of the instructor notebooks that `make notebooks` writes.
 INSTRUCTOR_FOLDER = "_build/notebooks/instructor"
 # The course's style sheet and icon.
 STATIC = Path(__file__).parent / "static"

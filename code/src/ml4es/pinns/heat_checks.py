@@ -338,7 +338,7 @@ def check_collocation_study(errors: Any) -> str:
         table.append((int(key), error))
 
     table.sort()
-    # Equal errors mean the same points trained every network; say so before comparing with the reference.
+    # Equal errors mean the same points trained every network, which is reported before any reference comparison.
     if len({error for _, error in table}) == 1:
         raise CheckFailed(
             f"every number of points gives the same error, {table[0][1]:.4g}: train each network on its own "
