@@ -120,6 +120,11 @@ def repository() -> tuple[str, str]:
     return "/".join(url.split("/")[-2:]), config["repository"]["branch"]
 
 
+def chapter_source(link: LaunchLink) -> Path:
+    """Return the MyST source of the chapter whose notebook ``link`` opens."""
+    return BOOK_ROOT.joinpath(*PurePosixPath(link.path).with_suffix(".md").parts)
+
+
 def linked_file(link: LaunchLink) -> Path:
     relative = PurePosixPath(link.path)
     if relative.is_absolute() or ".." in relative.parts:
@@ -173,7 +178,7 @@ def test_launch_notebooks_leak_no_solutions(launch_links):
         path = linked_file(link)
         if not path.is_file():
             continue
-        source = path.with_suffix(".md")
+        source = chapter_source(link)
         notebook = nbformat.read(path, as_version=4)
 
         assert source.is_file(), f"{path} has no chapter source {source}"
