@@ -184,6 +184,12 @@ def test_detail_starts_a_sentence():
 
     assert check_detail(1).message == "correct. The answer is close."
 
+    @checker("Exercise 0 (article)")
+    def check_article(value):
+        return "a batch of 2 comes out."
+
+    assert check_article(1).message == "correct. A batch of 2 comes out."
+
 
 @pytest.mark.parametrize("detail", ["z has shape (10, 2).", "pod_errors match.", "x0 is fine."])
 def test_detail_keeps_code_names(detail):

@@ -120,9 +120,9 @@ def _verdict(exercise: str, check: Callable[..., str | None], args: tuple, kwarg
 
 
 def _sentence(detail: str) -> str:
-    """Capitalise a detail's first word, unless it looks like code (one letter, or not all letters)."""
+    """Capitalise a detail's first word, unless it looks like code (one letter other than "a", or not all letters)."""
     first = detail.split(" ", 1)[0]
-    if len(first) > 1 and first.isalpha() and first.islower():
+    if first == "a" or (len(first) > 1 and first.isalpha() and first.islower()):
         return detail[:1].upper() + detail[1:]
     return detail
 
