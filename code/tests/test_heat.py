@@ -509,3 +509,15 @@ def test_collocation_checker_suggests_fractions_for_percentages():
     verdict = check_collocation_study({n: 100 * error for n, error in heat_checks.COLLOCATION_REFERENCE.items()})
     assert verdict.passed is False
     assert "divide by 100" in verdict.message
+
+
+def test_initial_boundary_checker_names_swapped_arguments():
+    def swapped(model, x_initial, t_boundary):
+        u_initial = model(x_initial, torch.zeros_like(x_initial))
+        misfit = (u_initial - heat.initial_condition(x_initial)).pow(2).mean()
+        ends = torch.cat([torch.zeros_like(t_boundary), torch.ones_like(t_boundary)])
+        return misfit + model(ends, torch.cat([t_boundary, t_boundary])).pow(2).mean()
+
+    verdict = check_initial_boundary_loss(swapped)
+    assert verdict.passed is False
+    assert "model(t, x), time first" in verdict.message

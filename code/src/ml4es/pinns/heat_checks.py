@@ -184,6 +184,10 @@ def check_initial_boundary_loss(initial_boundary_loss: Any) -> str:
         left = float(model(t_boundary, torch.zeros_like(t_boundary)).pow(2).mean())
         right = float(model(t_boundary, torch.ones_like(t_boundary)).pow(2).mean())
         misfit_sum = float((model(torch.zeros_like(x_initial), x_initial) - heat.initial_condition(x_initial)).pow(2).sum())
+        # The same loss with the network's arguments swapped, model(x, t) for model(t, x).
+        swapped_initial = float((model(x_initial, torch.zeros_like(x_initial)) - heat.initial_condition(x_initial)).pow(2).mean())
+        ends = torch.cat([torch.zeros_like(t_boundary), torch.ones_like(t_boundary)])
+        swapped_boundary = float(model(ends, torch.cat([t_boundary, t_boundary])).pow(2).mean())
     expected = initial + boundary
 
     mistakes = [
@@ -193,6 +197,9 @@ def check_initial_boundary_loss(initial_boundary_loss: Any) -> str:
         (initial + right, "the boundary term covers x = 1 only: include x = 0 as well."),
         (initial + left + right, "the two ends are averaged separately and added: take one mean over the values at both ends together."),
         (misfit_sum + boundary, "the initial term is a sum of squares: take the mean instead."),
+        (swapped_initial + swapped_boundary, "the network is called as model(x, t): its arguments are model(t, x), time first."),
+        (swapped_initial + boundary, "the initial term calls model(x, 0): at t = 0 the call is model(0, x), time first."),
+        (initial + swapped_boundary, "the boundary term calls model(x, t): at the ends the call is model(t, 0) and model(t, 1)."),
     ]
     for candidate, hint in mistakes:
         if math.isclose(value, candidate, rel_tol=1e-8, abs_tol=1e-12) and not math.isclose(value, expected, rel_tol=1e-8, abs_tol=1e-12):
