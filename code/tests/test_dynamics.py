@@ -529,3 +529,12 @@ def test_check_vpt_explains_forecast_wrong_from_start():
     verdict = checks.check_valid_prediction_time(one_step_early)
     assert verdict.passed is False
     assert "already wrong at the first row" in verdict.message
+
+
+def test_check_ensemble_names_float32():
+    def single(x0, n_members, sigma, n_samples, seed):
+        return systems.ensemble_forecast(x0, n_members, sigma, n_samples, seed=seed).astype(np.float32)
+
+    verdict = checks.check_ensemble(single)
+    assert verdict.passed is False
+    assert "float32" in verdict.message
