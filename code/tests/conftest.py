@@ -12,6 +12,7 @@ Playwright's sync API runs only one instance in a thread at a time.
 from __future__ import annotations
 
 import http.server
+import importlib.util
 import os
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,17 @@ from test_site import CHROMIUM, CHROMIUM_ARGS, SITE_DIR, QuietHandler, skip_or_f
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEST_MIRROR = REPO_ROOT.parent / "shared" / "data" / "mirror"
+
+
+def load_script(name: str):
+    """Import ``scripts/<name>.py`` as a module; skip the test outside a repository checkout."""
+    path = REPO_ROOT / "scripts" / f"{name}.py"
+    if not path.is_file():
+        pytest.skip(f"{path} not found: the test needs the repository checkout")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

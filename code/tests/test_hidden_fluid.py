@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import sys
 from dataclasses import asdict
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +16,7 @@ import xarray as xr
 from ml4es.checks import NOT_IMPLEMENTED
 from ml4es.pinns import hfm_checks as checks
 from ml4es.pinns import hidden_fluid as hf
+from conftest import load_script
 
 BOUNDS = {"t": (60.0, 80.0), "x": (1.0, 8.0), "y": (-2.0, 2.0)}
 
@@ -682,13 +681,7 @@ def test_recorded_recipe_builds_network():
 
 
 def load_training_script():
-    path = Path(__file__).resolve().parents[2] / "scripts" / "train_hidden_fluid_pinn.py"
-    if not path.is_file():
-        pytest.skip(f"{path} not found: the test needs the repository checkout")
-    spec = importlib.util.spec_from_file_location("train_hidden_fluid_pinn", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_hidden_fluid_pinn")
 
 
 def test_training_script_defaults_are_recipe(monkeypatch):

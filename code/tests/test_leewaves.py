@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import sys
-from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -19,6 +17,7 @@ from torch import nn
 
 from ml4es.segmentation import datasets, leewave_checks, leewave_plots, leewave_unet, leewaves, metrics
 from ml4es.segmentation.unet import DoubleConv, Up
+from conftest import load_script
 
 matplotlib.use("Agg")
 
@@ -558,13 +557,7 @@ def test_train_with_gain_and_compression():
 
 
 def load_training_script():
-    path = Path(__file__).resolve().parents[2] / "scripts" / "train_leewave_unet.py"
-    if not path.is_file():
-        pytest.skip(f"{path} not found: the test needs the repository checkout")
-    spec = importlib.util.spec_from_file_location("train_leewave_unet", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("train_leewave_unet")
 
 
 @pytest.mark.parametrize("arguments", [["--steps", "0"], ["--batch", "-2"], ["--gain-range", "3,1"],
