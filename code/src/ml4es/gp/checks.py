@@ -73,7 +73,7 @@ def _diagnose_kernel(
 ) -> None:
     """Raise a hint for the usual mistakes: a missing square on the amplitude or on the smoothness.
 
-    ``single`` is True when the answer came in single (or half) precision, whose rounding alone can
+    ``single`` is True when the kernel came in single (or half) precision, whose rounding alone can
     exceed the tolerance.
     """
     if torch.allclose(answer, expected, rtol=TOLERANCE, atol=1e-9):

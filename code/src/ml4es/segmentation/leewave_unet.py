@@ -31,6 +31,16 @@ WEIGHTS_FILE = "leewave_unet.pt"
 RECORD_FILE = "leewave_unet.json"
 
 
+def check_gain_range(gain_range: tuple[float, float]) -> tuple[float, float]:
+    """Return ``(low, high)`` of a crop gain range, or raise ``ValueError`` unless 0 < low <= high."""
+    if len(gain_range) != 2:
+        raise ValueError(f"gain_range must be (low, high), got {gain_range}")
+    low, high = gain_range
+    if not 0 < low <= high:
+        raise ValueError(f"gain_range must be (low, high) with 0 < low <= high, got {gain_range}")
+    return low, high
+
+
 @dataclass(frozen=True)
 class LeeWaveRecipe:
     """Everything that sets the training run of the lee-wave U-Net."""
@@ -61,11 +71,7 @@ class LeeWaveRecipe:
     pretrain_fields: leewaves.SceneRanges = dataclasses.field(default=leewaves.SceneRanges(), repr=False)
 
     def __post_init__(self) -> None:
-        if len(self.gain_range) != 2:
-            raise ValueError(f"gain_range must be (low, high), got {self.gain_range}")
-        low, high = self.gain_range
-        if not 0 < low <= high:
-            raise ValueError(f"gain_range must be (low, high) with 0 < low <= high, got {self.gain_range}")
+        check_gain_range(self.gain_range)
         if self.compress < 0:
             raise ValueError(f"invalid compress {self.compress} m/s; expected 0 (off) or a positive amplitude")
         if self.amplitude_input and self.compress > 0:
@@ -165,9 +171,7 @@ def random_batch(
     crops come back as batch x channels x crop x crop. Unless ``gain_range`` is (1, 1), each crop
     is also multiplied by a factor drawn log-uniformly from that range.
     """
-    low, high = gain_range
-    if not 0 < low <= high:
-        raise ValueError(f"gain_range must be (low, high) with 0 < low <= high, got {gain_range}")
+    low, high = check_gain_range(gain_range)
     fields = w[:, None] if w.ndim == 3 else w
     frames, channels, height, width = fields.shape
     if crop > min(height, width):
