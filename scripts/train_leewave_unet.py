@@ -57,12 +57,11 @@ def widths(text: str) -> tuple[int, ...]:
 def gain_range(text: str) -> tuple[float, float]:
     """Parse LOW,HIGH into two positive numbers with LOW <= HIGH."""
     try:
-        low, high = (float(value) for value in text.split(","))
+        return leewave_unet.check_gain_range(tuple(float(value) for value in text.split(",")))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid gain range {text!r}; expected LOW,HIGH such as 0.5,2") from None
-    if not 0 < low <= high:
-        raise argparse.ArgumentTypeError(f"invalid gain range {text!r}; expected 0 < LOW <= HIGH")
-    return low, high
+        raise argparse.ArgumentTypeError(
+            f"invalid gain range {text!r}; expected LOW,HIGH with 0 < LOW <= HIGH, such as 0.5,2"
+        ) from None
 
 
 def main() -> int:
