@@ -6,7 +6,7 @@ Dice and IoU on the validation and test days beside the band-pass baseline's.
 
 Usage: python scripts/train_leewave_unet.py [--steps N] [--threads N] [--output DIR]
     [--widths 16,32,64,128] [--crop N] [--batch N] [--evaluate-every N] [--amplitude-input]
-    [--pretrain-steps N] [--gain-range LOW,HIGH] [--compress M_PER_S]
+    [--pretrain-steps N] [--gain-range LOW,HIGH] [--compress M_PER_S] [--seed N] [--frame-stride N]
 
 The options on the second line change the recipe for experiments. Without them the script
 reproduces the shipped weights.
@@ -84,12 +84,17 @@ def main() -> int:
                         help="multiply each training crop by a factor drawn log-uniformly from LOW,HIGH")
     parser.add_argument("--compress", type=float, default=None,
                         help="give the network asinh(w / M_PER_S) instead of w")
+    parser.add_argument("--seed", type=non_negative_int, default=None,
+                        help=f"seed of the weights and the crops (default: {default.seed})")
+    parser.add_argument("--frame-stride", type=positive_int, default=None,
+                        help="train on every N-th frame of the training days only (default: 1, all of them)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     changes = {"steps": args.steps, "crop": args.crop, "batch": args.batch, "evaluate_every": args.evaluate_every,
-               "pretrain_steps": args.pretrain_steps, "compress": args.compress}
+               "pretrain_steps": args.pretrain_steps, "compress": args.compress, "seed": args.seed,
+               "train_frame_stride": args.frame_stride}
     changes = {key: value for key, value in changes.items() if value is not None}
     if args.widths:
         changes["widths"] = args.widths
@@ -129,7 +134,8 @@ def main() -> int:
         "train_seconds": round(seconds, 1),
         "recipe": dataclasses.asdict(recipe),
         "split": {"validation_days": leewave_unet.VALIDATION_DAYS, "test_days": leewave_unet.TEST_DAYS,
-                  "frames": {k: len(v) for k, v in frames.items()}},
+                  "frames": {k: len(v) for k, v in frames.items()},
+                  "training_frames_used": len(frames["train"][:: recipe.train_frame_stride])},
         "metrics": {"unet": unet, "band_pass_baseline": baseline},
         "validation_dice_history": list(zip(history["step"], history["validation_dice"])),
     }

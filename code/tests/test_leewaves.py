@@ -541,6 +541,8 @@ def test_compressed_network_takes_asinh():
 @pytest.mark.parametrize(("changes", "message"), [
     ({"gain_range": (3.0, 1.0)}, r"gain_range must be \(low, high\) with 0 < low <= high, got \(3.0, 1.0\)"),
     ({"compress": -0.1}, "invalid compress -0.1 m/s"),
+    ({"train_frame_stride": 0}, "invalid train_frame_stride 0; expected a whole number of at least 1"),
+    ({"train_frame_stride": 1.5}, "invalid train_frame_stride 1.5"),
 ])
 def test_recipe_rejects_bad_settings(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -556,12 +558,29 @@ def test_train_with_gain_and_compression():
     assert leewave_unet.recipe_from_record(settings) == recipe
 
 
+def test_train_frame_stride_keeps_every_nth_training_frame(monkeypatch):
+    ds = tiny_dataset()
+    seen = []
+    original = leewave_unet.random_batch
+
+    def recording_batch(w, mask, *args, **kwargs):
+        seen.append(w.shape[0])
+        return original(w, mask, *args, **kwargs)
+
+    monkeypatch.setattr(leewave_unet, "random_batch", recording_batch)
+    recipe = leewave_unet.LeeWaveRecipe(widths=(4, 8), crop=32, batch=2, steps=1, train_frame_stride=2)
+    leewave_unet.train(ds, recipe, progress=False)
+    training_frames = len(leewave_unet.split(ds)["train"])
+    assert seen == [(training_frames + 1) // 2]
+
+
 def load_training_script():
     return load_script("train_leewave_unet")
 
 
 @pytest.mark.parametrize("arguments", [["--steps", "0"], ["--batch", "-2"], ["--gain-range", "3,1"],
-                                       ["--gain-range", "2"], ["--compress", "-0.1"], ["--widths", "16,x"]])
+                                       ["--gain-range", "2"], ["--compress", "-0.1"], ["--widths", "16,x"],
+                                       ["--seed", "-1"], ["--frame-stride", "0"]])
 def test_training_script_rejects_bad_options(monkeypatch, capsys, arguments):
     script = load_training_script()
     monkeypatch.setattr(sys, "argv", ["scripts/train_leewave_unet.py", *arguments])

@@ -68,6 +68,9 @@ class LeeWaveRecipe:
     # When positive, the network takes asinh(w / compress) with compress in m/s: linear for weak
     # waves, logarithmic for strong ones, so that weak wave trains stand out against strong ones.
     compress: float = 0.0
+    # Train on every n-th frame of the training days only (in time order), to measure how the
+    # scores depend on the number of frames. 1 keeps them all.
+    train_frame_stride: int = 1
     pretrain_fields: leewaves.SceneRanges = dataclasses.field(default=leewaves.SceneRanges(), repr=False)
 
     def __post_init__(self) -> None:
@@ -76,6 +79,8 @@ class LeeWaveRecipe:
             raise ValueError(f"invalid compress {self.compress} m/s; expected 0 (off) or a positive amplitude")
         if self.amplitude_input and self.compress > 0:
             raise ValueError(f"a recipe may set amplitude_input or compress, not both (compress={self.compress})")
+        if not (isinstance(self.train_frame_stride, int) and self.train_frame_stride >= 1):
+            raise ValueError(f"invalid train_frame_stride {self.train_frame_stride!r}; expected a whole number of at least 1")
 
 
 class WaveAmplitude(nn.Module):
@@ -328,7 +333,8 @@ def train(
         amplitude = torch.cat([layer(torch.from_numpy(frame[None, None].astype(np.float32))) for frame in w])
         w = np.concatenate([w[:, None], amplitude.numpy()], axis=1)
     mask = ds["mask"].values.astype(np.float32)
-    w_train, mask_train = w[frames["train"]], mask[frames["train"]]
+    kept = frames["train"][:: recipe.train_frame_stride]
+    w_train, mask_train = w[kept], mask[kept]
     w_val, mask_val = ds["w"].values[frames["validation"]], mask[frames["validation"]]
 
     history: dict[str, list] = {"loss": [], "step": [], "validation_dice": []}
