@@ -333,8 +333,8 @@ def train(
         amplitude = torch.cat([layer(torch.from_numpy(frame[None, None].astype(np.float32))) for frame in w])
         w = np.concatenate([w[:, None], amplitude.numpy()], axis=1)
     mask = ds["mask"].values.astype(np.float32)
-    kept = frames["train"][:: recipe.train_frame_stride]
-    w_train, mask_train = w[kept], mask[kept]
+    training_frames = frames["train"][:: recipe.train_frame_stride]
+    w_train, mask_train = w[training_frames], mask[training_frames]
     w_val, mask_val = ds["w"].values[frames["validation"]], mask[frames["validation"]]
 
     history: dict[str, list] = {"loss": [], "step": [], "validation_dice": []}
