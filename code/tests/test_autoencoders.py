@@ -236,6 +236,7 @@ def test_reconstruction_checker_accepts_tensors():
         (good_loss, lambda train, test, k: good_pca(train, test, k) - np.asarray(train).mean(axis=0), "add the training mean back"),
         (good_loss, lambda train, test, k: np.full(np.shape(test), np.nan), "NaN"),
         (good_loss, lambda train, test, k: np.zeros((3, 3)), "shape"),
+        (lambda x, y: good_loss(x, y).item(), good_pca, "without `.item()`"),
     ],
 )
 def test_reconstruction_checker_rejects(loss, pca, hint):
@@ -289,6 +290,9 @@ def test_latent_sweep_checker():
     wrong = {**errors, 2: float("nan")}
     assert checks.check_latent_sweep(wrong, 4, snapshots, target).passed is False
     assert checks.check_latent_sweep(errors, math.inf, snapshots, -1.0).passed is True
+    quoted = checks.check_latent_sweep(errors, "4", snapshots, target)
+    assert quoted.passed is False
+    assert "`modes_needed` is text ('4')" in quoted.message
 
 
 def kl_without_half(mean, log_variance):

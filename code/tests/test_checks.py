@@ -55,7 +55,8 @@ def test_untouched_stub_not_implemented(answer):
         (lambda x: 3 * x, "differs from the reference"),
         (lambda x: (2 * x).reshape(-1)[:4], "has shape (4,), expected (5, 1)"),
         (lambda x: x * float("nan"), "NaN or infinite"),
-        (lambda x: "twice", "tensor or array of numbers"),
+        (lambda x: "twice", "is text ('twice'); expected numbers."),
+        (lambda x: object(), "tensor or array of numbers"),
         (lambda x: 1 / 0, "raised ZeroDivisionError"),
         (42, "should be a function, but it is an int"),
         (lambda x: (2 * x).to(torch.complex64), "expected real numbers"),
@@ -115,6 +116,19 @@ def test_as_float_accepts_scalars():
 def test_as_float_rejects_vectors():
     with pytest.raises(CheckFailed, match=r"single number, but it has shape \(2,\)"):
         as_float([1.0, 2.0], "alpha")
+
+
+@pytest.mark.parametrize("text", ["-12.3", b"1", ["1.0", "2.0"], np.array(["1"])])
+def test_as_tensor_rejects_text(text):
+    with pytest.raises(CheckFailed, match=r"`loss` is text \(.+\); expected numbers\. Remove the quotes"):
+        as_tensor(text, "loss")
+
+
+def test_as_tensor_shortens_long_text():
+    with pytest.raises(CheckFailed) as failure:
+        as_tensor("9" * 100, "loss")
+    assert "999..." in str(failure.value)
+    assert "9" * 50 not in str(failure.value)
 
 
 def test_call_passes_keywords():

@@ -356,7 +356,7 @@ def as_float32(model, t, x, alpha):
         (wrong_shape, "shape"),
         (with_nan, "NaN"),
         ("residual", "should be a function"),
-        (lambda model, t, x, alpha: "text", "tensor or array of numbers"),
+        (lambda model, t, x, alpha: "text", "is text ('text'); expected numbers."),
     ],
 )
 def test_residual_checker_rejects(answer, phrase):
@@ -448,7 +448,7 @@ def test_alpha_checker_leaves_alpha_unchanged():
         ({20: 0.1, 100: float("nan"), 500: 0.001}, "NaN"),
         ({20: 0.1, 100: -0.01, 500: 0.001}, "positive"),
         ({"few": 0.1, 100: 0.01, 500: 0.001}, "whole number"),
-        ({20: "small", 100: 0.01, 500: 0.001}, "tensor or array of numbers"),
+        ({20: "small", 100: 0.01, 500: 0.001}, "is text ('small'); expected numbers."),
         ({20: 0.1, 100: 1.02, 500: 0.004}, "untrained network"),
         ({20: 0.02, 100: 0.02, 200: 0.02}, "same error"),
         ({10: 0.0002, 50: 0.0003, 500: 0.0003}, "final training loss"),

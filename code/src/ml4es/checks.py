@@ -192,6 +192,13 @@ def as_tensor(
             "Combine the parts with torch.cat or return only the one the exercise asks for."
         )
     else:
+        if _is_text(value):
+            message = f"`{name}` is text ({_shorten(repr(value))}); expected numbers."
+            try:
+                np.array(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise CheckFailed(message) from None
+            raise CheckFailed(f"{message} Remove the quotes, or convert with float().")
         try:
             # A copy: torch rejects arrays with negative strides (values[::-1]) and warns about
             # read-only ones (xarray coordinates). It also keeps in-place changes off the reader's array.
@@ -218,6 +225,25 @@ def as_tensor(
         count = int((~torch.isfinite(tensor)).sum())
         raise CheckFailed(f"`{name}` contains {count} NaN or infinite values.")
     return tensor
+
+
+def _is_text(value: Any) -> bool:
+    """Return True for a string, or a list or array that contains one.
+
+    NumPy converts "8" to the number 8 without a warning, so a quoted answer would otherwise pass.
+    """
+    if isinstance(value, (str, bytes)):
+        return True
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "SU"
+    if isinstance(value, (tuple, list)):
+        return any(_is_text(item) for item in value)
+    return False
+
+
+def _shorten(text: str, limit: int = 40) -> str:
+    """Cut ``text`` to ``limit`` characters, ending with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def as_float(value: Any, name: str) -> float:
