@@ -464,3 +464,12 @@ def test_pages_load_course_style_sheet(site_dir):
     page = (site_dir / "book" / "instructors.html").read_text(encoding="utf-8")
     assert '_static/ml4es.css' in page
     assert "white-space: pre-wrap" in (site_dir / "_static" / "ml4es.css").read_text(encoding="utf-8")
+
+
+@pytest.mark.book
+def test_page_titles_name_course_once(site_dir):
+    course = "Machine Learning for Earth Sciences"
+    front = (site_dir / "book" / "intro.html").read_text(encoding="utf-8")
+    chapter = (site_dir / "book" / "pinns" / "heat_equation.html").read_text(encoding="utf-8")
+    assert f"<title>{course}</title>" in front
+    assert re.search(rf"<title>[^<]+ &#8212; {course}</title>", chapter)

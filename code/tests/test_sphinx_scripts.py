@@ -1,4 +1,4 @@
-"""Tests of the Sphinx extension that writes each script of a page once."""
+"""Tests of the Sphinx extensions that change every page: each script written once, the front page titled once."""
 
 from __future__ import annotations
 
@@ -58,3 +58,25 @@ def test_unique_scripts_other_priority():
 def test_late_inline_script_written(tmp_path, extensions, copies):
     # Without the extension the page has two copies, so the test detects the problem it guards against.
     assert build(tmp_path, extensions).count("const LATE_SCRIPT = 1") == copies
+
+
+@pytest.mark.parametrize(("extensions", "front_title"), [
+    ([], "Course &#8212; Course"),
+    (["ml4es.sphinx_slides"], "Course"),
+])
+def test_front_page_title_named_once(tmp_path, extensions, front_title):
+    # The front page's heading is the project's name, which the theme also adds after every title.
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "conf.py").write_text(
+        f"project = 'Course'\nhtml_title = 'Course'\nhtml_theme = 'sphinx_book_theme'\nextensions = {extensions!r}\n"
+    )
+    (source / "index.rst").write_text("Course\n======\n\n.. toctree::\n\n   other\n")
+    (source / "other.rst").write_text("Other\n=====\n\nText.\n")
+    out = tmp_path / "html"
+    subprocess.run(
+        [sys.executable, "-m", "sphinx", "-q", "-b", "html", str(source), str(out)],
+        check=True, capture_output=True, text=True,
+    )
+    assert f"<title>{front_title}</title>" in (out / "index.html").read_text()
+    assert "<title>Other &#8212; Course</title>" in (out / "other.html").read_text()

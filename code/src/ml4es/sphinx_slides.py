@@ -22,6 +22,7 @@ BUTTON_LABEL = "slides-button"
 INSTRUCTOR_FOLDER = "_build/notebooks/instructor"
 # The course's style sheet and icon.
 STATIC = Path(__file__).parent / "static"
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 class slide_decks_placeholder(nodes.General, nodes.Element):
@@ -123,7 +124,14 @@ def add_static_folder(app: Sphinx) -> None:
     app.config.html_static_path.append(str(STATIC))
 
 
+def add_templates_folder(app: Sphinx, config) -> None:
+    """Put the package's templates (a layout that names the front page once) before the theme's."""
+    config.templates_path.append(str(TEMPLATES))
+
+
 def setup(app: Sphinx) -> dict:
+    # Before the builder starts, because it reads the template folders when it starts.
+    app.connect("config-inited", add_templates_folder)
     app.connect("builder-inited", add_static_folder)
     app.add_css_file("ml4es.css")
     app.add_node(slide_decks_placeholder)
