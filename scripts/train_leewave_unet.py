@@ -85,7 +85,7 @@ def main() -> int:
     parser.add_argument("--compress", type=float, default=None,
                         help="give the network asinh(w / M_PER_S) instead of w")
     parser.add_argument("--seed", type=non_negative_int, default=None,
-                        help=f"seed of the weights and the crops (default: {default.seed})")
+                        help=f"random seed of the initial weights and the training crops (default: {default.seed})")
     parser.add_argument("--frame-stride", type=positive_int, default=None,
                         help="train on every N-th frame of the training days only (default: 1, all of them)")
     args = parser.parse_args()
