@@ -140,6 +140,18 @@ class NoSkipUp(nn.Module):
         return self.conv(self.up(x))
 
 
+class ForgotSkipChannelsUp(Up):
+    def __init__(self, in_channels, skip_channels, out_channels):
+        super().__init__(in_channels, skip_channels, out_channels)
+        self.conv = DoubleConv(in_channels, out_channels)
+
+
+class HalvingUp(Up):
+    def __init__(self, in_channels, skip_channels, out_channels):
+        super().__init__(in_channels, skip_channels, out_channels)
+        self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, 2, stride=2)
+
+
 class StubUp(nn.Module):
     def __init__(self, in_channels, skip_channels, out_channels):
         super().__init__()
@@ -155,7 +167,10 @@ def test_up_checker_passes_reference():
     [
         (SwappedUp, "other order"),
         (CroppingUp, "pad the upsampled x"),
-        (NoSkipUp, "8 + 8 = 16"),
+        (NoSkipUp, "8 + 6 = 14"),
+        (ForgotSkipChannelsUp, "8 + 6 = 14"),
+        (HalvingUp, "should map in_channels (12) -> out_channels (8)"),
+        (Up(12, 6, 8), "pass the class `Up` itself"),
         (nn.Identity, "ConvTranspose2d"),
         (3.5, "should be a function"),
     ],
@@ -206,6 +221,16 @@ def test_threshold_checker(threshold_case):
     assert check(..., ..., ..., *threshold_case).passed is None
     assert check({0.5: float("nan")}, 0.5, test, *threshold_case).passed is False
 
+    partial = sweep(val_p, val_t, thresholds[:3])
+    verdict = check(partial, max(partial, key=partial.get), test, *threshold_case)
+    assert verdict.passed is False
+    assert "no entry for the thresholds [0.4, 0.5, 0.6, 0.7, 0.8, 0.9]" in verdict.message
+
+    per_frame = {t: np.mean([metrics.dice_score(p > t, m) for p, m in zip(val_p, val_t)]) for t in thresholds}
+    verdict = check(per_frame, best, test, *threshold_case)
+    assert verdict.passed is False
+    assert "mean of one Dice per frame" in verdict.message
+
 
 # Exercise 5: wavelength and orientation from a 2-D FFT.
 
@@ -231,6 +256,8 @@ def no_mean_removed(field, dx):
 def test_fft_checker_passes_reference_and_library():
     assert leewave_checks.check_fft_wavelength(good_fft).passed is True
     assert leewave_checks.check_fft_wavelength(lambda f, dx: leewaves.dominant_wave(f, None, dx)).passed is True
+    assert leewave_checks.check_fft_wavelength(lambda f, dx: np.array(good_fft(f, dx))).passed is True
+    assert leewave_checks.check_fft_wavelength(lambda f, dx: torch.tensor(good_fft(f, dx))).passed is True
 
 
 @pytest.mark.parametrize(
@@ -243,6 +270,8 @@ def test_fft_checker_passes_reference_and_library():
         (lambda f, dx: (good_fft(f, dx)[0], 90 - good_fft(f, dx)[1]), "arctan2(f_y, f_x)"),
         (lambda f, dx: good_fft(f, dx)[0], "two numbers"),
         (lambda f, dx: (float("nan"), 0.0), "nan"),
+        (lambda f, dx: (good_fft(f, dx)[0] / 1000, good_fft(f, dx)[1]), "the wavelength in km"),
+        (lambda f, dx: (good_fft(f, dx)[0], good_fft(f, dx)[1] - 180), "take it modulo 180"),
     ],
 )
 def test_fft_checker_rejects(answer, hint):

@@ -134,13 +134,18 @@ def check_dice_iou(dice_score: Any, binary_iou: Any) -> str:
 # --- Exercise 3: the decoder step of the U-Net ------------------------------------------------------
 
 
+# The checker's block: in_channels, skip_channels and out_channels all differ, so that a block
+# that mixes two of them up has layers of the wrong size.
+PROBE_UP = (12, 6, 8)
+
+
 def _layers(module: nn.Module, kinds: tuple[type, ...]) -> list[nn.Module]:
     return [layer for layer in module.modules() if isinstance(layer, kinds)]
 
 
 def _reference_up(block: nn.Module, transposed: nn.ConvTranspose2d, convolutions: list, norms: list) -> ReferenceUp:
     """The course's decoder step with the weights of the reader's block, in training mode."""
-    reference = ReferenceUp(16, 8, 8).train()
+    reference = ReferenceUp(*PROBE_UP).train()
     with torch.no_grad():
         reference.up.weight.copy_(transposed.weight)
         if transposed.bias is not None:
@@ -157,20 +162,24 @@ def _reference_up(block: nn.Module, transposed: nn.ConvTranspose2d, convolutions
 
 @checker("Exercise 3 (decoder step)")
 def check_up_block(up_class: Any) -> str:
-    """Build ``up_class(16, 8, 8)`` and compare it with the course's decoder step, weight for weight."""
+    """Build ``up_class(12, 6, 8)`` and compare it with the course's decoder step, weight for weight."""
+    in_channels, skip_channels, out_channels = PROBE_UP
+    label = f"Up({in_channels}, {skip_channels}, {out_channels})"
+    if isinstance(up_class, nn.Module):
+        raise CheckFailed(f"pass the class `Up` itself, not a block built from it: the checker builds {label}.")
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        block = call(up_class, 16, 8, 8, name="Up")
+        block = call(up_class, *PROBE_UP, name="Up")
     if not isinstance(block, nn.Module):
-        raise CheckFailed(f"`Up(16, 8, 8)` should be an nn.Module, but it is {type(block).__name__}.")
+        raise CheckFailed(f"`{label}` should be an nn.Module, but it is {type(block).__name__}.")
     transposed = _layers(block, (nn.ConvTranspose2d,))
     if len(transposed) != 1:
         raise CheckFailed(f"the block has {len(transposed)} nn.ConvTranspose2d layers; it needs one, to double the size.")
     (transposed,) = transposed
-    if (transposed.in_channels, transposed.out_channels) != (16, 8):
+    if (transposed.in_channels, transposed.out_channels) != (in_channels, out_channels):
         raise CheckFailed(
             f"the transposed convolution maps {transposed.in_channels} -> {transposed.out_channels} channels; "
-            "Up(16, 8, 8) should map in_channels (16) -> out_channels (8)."
+            f"{label} should map in_channels ({in_channels}) -> out_channels ({out_channels})."
         )
     if tuple(transposed.kernel_size) != (2, 2) or tuple(transposed.stride) != (2, 2):
         raise CheckFailed(
@@ -184,15 +193,16 @@ def check_up_block(up_class: Any) -> str:
             f"after the skip connection the block has {len(convolutions)} nn.Conv2d and {len(norms)} nn.BatchNorm2d layers; "
             "use a DoubleConv (two of each)."
         )
-    if convolutions[0].in_channels != 16:
+    if convolutions[0].in_channels != out_channels + skip_channels:
         raise CheckFailed(
             f"the first convolution after the skip connection takes {convolutions[0].in_channels} channels; the "
-            "concatenation has out_channels + skip_channels = 8 + 8 = 16."
+            f"concatenation has out_channels + skip_channels = {out_channels} + {skip_channels} = "
+            f"{out_channels + skip_channels}."
         )
 
     generator = torch.Generator().manual_seed(1)
-    x = torch.randn(2, 16, 5, 6, generator=generator)
-    skip = torch.randn(2, 8, 11, 12, generator=generator).requires_grad_(True)
+    x = torch.randn(2, in_channels, 5, 6, generator=generator)
+    skip = torch.randn(2, skip_channels, 11, 12, generator=generator).requires_grad_(True)
     block.train()
     raw_output = call(block, x, skip, name="Up.forward")
     if isinstance(raw_output, torch.Tensor) and tuple(raw_output.shape[-2:]) == (10, 12):
@@ -200,7 +210,7 @@ def check_up_block(up_class: Any) -> str:
             "the output is 10 x 12, but the skip connection is 11 x 12: pad the upsampled x to the skip's size "
             "before concatenating (the original U-Net crops the skip instead, which loses its border)."
         )
-    output = as_tensor(raw_output, "Up(16, 8, 8)(x, skip)", shape=(2, 8, 11, 12), dtype=torch.float32)
+    output = as_tensor(raw_output, f"{label}(x, skip)", shape=(2, out_channels, 11, 12), dtype=torch.float32)
 
     reference = _reference_up(block, transposed, convolutions, norms)
     with torch.no_grad():
@@ -227,6 +237,10 @@ def check_up_block(up_class: Any) -> str:
 
 
 # --- Exercise 4: the probability threshold ---------------------------------------------------------
+
+
+# The thresholds the exercise gives as `thresholds`.
+SWEPT_THRESHOLDS = np.round(np.linspace(0.1, 0.9, 9), 2)
 
 
 def _pooled_dice(probability: np.ndarray, truth: np.ndarray, threshold: float) -> float:
@@ -262,12 +276,25 @@ def check_threshold_choice(
                 raise CheckFailed(
                     f"validation_dice[{threshold:g}] is the Dice on the test days; choose the threshold on the validation days."
                 )
+            per_frame = np.mean([
+                metrics.dice_score(frame > threshold, mask) for frame, mask in zip(validation_probability, validation_mask)
+            ])
+            if math.isclose(value, per_frame, abs_tol=1e-9):
+                raise CheckFailed(
+                    f"validation_dice[{threshold:g}] is the mean of one Dice per frame; pool the counts over all "
+                    "validation frames, then take one ratio."
+                )
             raise CheckFailed(
-                f"validation_dice[{threshold:g}] is {value:.4f}, expected {expected:.4f}: the Dice of "
+                f"validation_dice[{threshold:g}] is {value:.6f}, expected {expected:.6f}: the Dice of "
                 f"probability > {threshold:g} against the masks, pooled over all validation frames."
             )
-    if len(validation_dice) < 3:
-        raise CheckFailed(f"`validation_dice` has {len(validation_dice)} thresholds; sweep at least the nine given.")
+    swept = [as_float(threshold, "a threshold in `validation_dice`") for threshold in validation_dice]
+    missing = [float(t) for t in SWEPT_THRESHOLDS if not any(math.isclose(t, s, abs_tol=1e-9) for s in swept)]
+    if missing:
+        raise CheckFailed(
+            f"`validation_dice` has no entry for the thresholds {missing}; sweep every value in `thresholds`, "
+            f"{', '.join(f'{t:g}' for t in SWEPT_THRESHOLDS)}."
+        )
     chosen = as_float(best_threshold, "best_threshold")
     best = max(validation_dice, key=lambda key: float(validation_dice[key]))
     if not math.isclose(chosen, float(best), abs_tol=1e-9):
@@ -315,6 +342,8 @@ def check_fft_wavelength(fft_wavelength: Any) -> str:
         field, wavelength, orientation = _plane_wave(shape, cycles, dx, seed)
         label = f"fft_wavelength(field of shape {shape}, dx={dx:g})"
         answer = call(fft_wavelength, field.copy(), dx, name="fft_wavelength")
+        if isinstance(answer, (np.ndarray, torch.Tensor)) and answer.ndim == 1:
+            answer = list(answer)
         if not isinstance(answer, (tuple, list)) or len(answer) != 2:
             raise CheckFailed(f"{label} should return two numbers (wavelength, orientation), but it returned {answer!r:.80}.")
         estimate = _number(answer[0], "the wavelength")
@@ -328,6 +357,8 @@ def check_fft_wavelength(fft_wavelength: Any) -> str:
             )
         if relative_error(estimate * dx, wavelength) < 0.02 or relative_error(estimate, wavelength * dx) < 0.02:
             raise CheckFailed(f"{label} returned {estimate:.4g}, off by a factor dx: pass d=dx to np.fft.fftfreq.")
+        if relative_error(estimate * 1000, wavelength) < 0.02:
+            raise CheckFailed(f"{label} returned {estimate:.4g}, the wavelength in km; return it in metres.")
         if relative_error(estimate / (2 * np.pi), wavelength) < 0.02:
             raise CheckFailed(f"{label} returned {estimate:.4g}: np.fft.fftfreq gives cycles per metre, so the wavelength is 1/|f|, not 2π/|f|.")
         if relative_error(estimate, wavelength) > 0.02:
@@ -341,5 +372,10 @@ def check_fft_wavelength(fft_wavelength: Any) -> str:
             )
         if _angle_difference(angle, orientation) >= 2.0:
             raise CheckFailed(f"{label} returned the orientation {angle:.4g}°, expected {orientation:.4g}° (modulo 180).")
-        found.append(f"{estimate / 1000:.1f} km at {angle % 180:.0f}°")
+        if not 0 <= angle < 180:
+            raise CheckFailed(
+                f"{label} returned the orientation {angle:.4g}°, the right direction but outside 0° to 180°: "
+                f"take it modulo 180, which gives {angle % 180:.4g}°."
+            )
+        found.append(f"{estimate / 1000:.1f} km at {angle:.0f}°")
     return "the three probe waves come out as " + ", ".join(found) + "."
