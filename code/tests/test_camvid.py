@@ -179,6 +179,44 @@ def test_double_conv_checker():
     assert camvid_checks.check_double_conv(lambda a, b: "block").passed is False
 
 
+def shared_relu_block(a, b):
+    relu = nn.ReLU(inplace=True)
+    return nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), relu,
+                         nn.Conv2d(b, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), relu)
+
+
+def same_padding_block(a, b):
+    return nn.Sequential(nn.Conv2d(a, b, 3, padding="same", bias=False), nn.BatchNorm2d(b), nn.ReLU(),
+                         nn.Conv2d(b, b, 3, padding="same", bias=False), nn.BatchNorm2d(b), nn.ReLU())
+
+
+def test_double_conv_checker_accepts_equivalent_blocks():
+    assert camvid_checks.check_double_conv(shared_relu_block).passed is True
+    assert camvid_checks.check_double_conv(same_padding_block).passed is True
+
+
+class DetachedBlock(nn.Module):
+    def __init__(self, a, b):
+        super().__init__()
+        self.block = DoubleConv(a, b)
+
+    def forward(self, x):
+        return self.block(x).detach()
+
+
+@pytest.mark.parametrize(("build", "hint"), [
+    (lambda a, b: nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), nn.Conv2d(b, b, 3, padding=1),
+                                nn.BatchNorm2d(b), nn.ReLU(), nn.ReLU()), "in the order Conv2d, BatchNorm2d, Conv2d"),
+    (lambda a, b: nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.Conv2d(b, b, 3, padding=1), nn.BatchNorm2d(b),
+                                nn.ReLU(), nn.BatchNorm2d(b), nn.ReLU()), "in the order Conv2d, Conv2d"),
+    (DetachedBlock, "carries no gradient"),
+])
+def test_double_conv_checker_rejects_wrong_blocks(build, hint):
+    verdict = camvid_checks.check_double_conv(build)
+    assert verdict.passed is False
+    assert hint in verdict.message
+
+
 def _iou(prediction, target, num_classes, ignore_index):
     return metrics.iou_per_class(metrics.confusion_matrix(prediction, target, num_classes, ignore_index))
 
@@ -194,6 +232,8 @@ def test_iou_checker():
     assert "NaN" in zero_for_absent.message
     assert camvid_checks.check_iou(lambda p, t, n, i: torch.zeros(3)).passed is False
     assert camvid_checks.check_iou(lambda p, t, n, i: "iou").passed is False
+    quoted = camvid_checks.check_iou(lambda p, t, n, i: "0.5")
+    assert "gave text ('0.5')" in quoted.message
 
 
 def test_dice_loss_checker():

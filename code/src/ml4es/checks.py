@@ -192,7 +192,7 @@ def as_tensor(
             "Combine the parts with torch.cat or return only the one the exercise asks for."
         )
     else:
-        if _is_text(value):
+        if is_text(value):
             message = f"`{name}` is text ({_shorten(repr(value))}); expected numbers."
             try:
                 np.array(value, dtype=np.float64)
@@ -227,7 +227,7 @@ def as_tensor(
     return tensor
 
 
-def _is_text(value: Any) -> bool:
+def is_text(value: Any) -> bool:
     """Return True for a string, or a list or array that contains one.
 
     NumPy converts "8" to the number 8 without a warning, so a quoted answer would otherwise pass.
@@ -237,7 +237,7 @@ def _is_text(value: Any) -> bool:
     if isinstance(value, np.ndarray):
         return value.dtype.kind in "SU"
     if isinstance(value, (tuple, list)):
-        return any(_is_text(item) for item in value)
+        return any(is_text(item) for item in value)
     return False
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ml4es.checks import CheckFailed, NotImplementedYet, as_float, as_tensor, call, checker, is_stub
+from ml4es.checks import CheckFailed, NotImplementedYet, as_float, as_tensor, call, checker, is_stub, is_text
 from ml4es.segmentation import camvid_unet, metrics
 from ml4es.segmentation.unet import DoubleConv
 
@@ -31,7 +31,8 @@ def check_double_conv(double_conv: Any) -> str:
     for layer in convolutions:
         if layer.kernel_size != (3, 3):
             raise CheckFailed(f"a convolution has kernel size {layer.kernel_size}; expected 3 x 3.")
-        if layer.padding != (1, 1):
+        # padding="same" pads a 3 x 3 kernel by 1 on every side, as padding=1 does.
+        if layer.padding not in ((1, 1), "same"):
             raise CheckFailed(
                 f"a convolution has padding {layer.padding}; with padding=1 a 3 x 3 convolution keeps the "
                 "image size, so the skip connections line up."
@@ -39,26 +40,48 @@ def check_double_conv(double_conv: Any) -> str:
     channels = [(layer.in_channels, layer.out_channels) for layer in convolutions]
     if channels != [(3, 16), (16, 16)]:
         raise CheckFailed(f"the convolutions map channels {channels}; expected [(3, 16), (16, 16)].")
-    norms = [layer for layer in block.modules() if isinstance(layer, nn.BatchNorm2d)]
-    activations = [layer for layer in block.modules() if isinstance(layer, nn.ReLU)]
-    if len(norms) != 2 or len(activations) != 2:
-        raise CheckFailed(
-            f"found {len(norms)} nn.BatchNorm2d and {len(activations)} nn.ReLU layers; expected each "
-            "convolution to be followed by batch normalisation and a ReLU."
-        )
 
     x = torch.rand(2, 3, 20, 26, requires_grad=True)
     block.train()
-    output = as_tensor(call(block, x, name="the block"), "double_conv(3, 16)(x)", shape=(2, 16, 20, 26), dtype=torch.float32)
-    if (output < 0).any():
+    order, output = _layer_order(block, x)
+    expected_order = ["Conv2d", "BatchNorm2d", "ReLU"] * 2
+    if order != expected_order:
+        raise CheckFailed(
+            f"a batch passes the layers in the order {', '.join(order)}; expected each convolution to be "
+            f"followed by batch normalisation and a ReLU: {', '.join(expected_order)}."
+        )
+    values = as_tensor(output, "double_conv(3, 16)(x)", shape=(2, 16, 20, 26), dtype=torch.float32)
+    if (values < 0).any():
         raise CheckFailed("the block's output has negative values: it should end with a ReLU.")
-    call(block, x, name="the block").sum().backward()
+    if not isinstance(output, torch.Tensor) or not output.requires_grad:
+        raise CheckFailed("the block's output carries no gradient: return the layers' result, not a detached copy.")
+    output.sum().backward()
     if x.grad is None or not torch.isfinite(x.grad).all() or float(x.grad.abs().sum()) == 0:
         raise CheckFailed("no gradient flows back through the block to its input.")
     count = sum(parameter.numel() for parameter in block.parameters())
     reference = sum(parameter.numel() for parameter in DoubleConv(3, 16).parameters())
     note = "" if count == reference else f" (the reference, with bias=False before batch normalisation, has {reference})"
     return f"a 2 x 3 x 20 x 26 batch comes out as 2 x 16 x 20 x 26; {count} parameters{note}."
+
+
+def _layer_order(block: nn.Module, x: torch.Tensor) -> tuple[list[str], Any]:
+    """Run ``block`` on ``x``; return the convolution, normalisation and ReLU layers in the order called, and the output.
+
+    Hooks see a layer each time it runs, so a ReLU shared by both halves counts twice.
+    """
+    order: list[str] = []
+    kinds = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU)
+    hooks = [
+        layer.register_forward_hook(lambda module, inputs, output: order.append(type(module).__name__))
+        for layer in block.modules()
+        if isinstance(layer, kinds)
+    ]
+    try:
+        output = call(block, x, name="the block")
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return order, output
 
 
 # --- Exercise 2: IoU with an ignored label -------------------------------------------------------
@@ -87,6 +110,8 @@ def check_iou(iou_per_class: Any) -> str:
         answer = call(iou_per_class, prediction.clone(), target.clone(), 4, 9, name="iou_per_class")
         if is_stub(answer):
             raise NotImplementedYet
+        if is_text(answer):
+            raise CheckFailed(f"iou_per_class gave text ({answer!r:.40}); expected a tensor of 4 numbers.")
         try:
             answer = torch.as_tensor(answer.detach().cpu() if isinstance(answer, torch.Tensor) else answer, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError) as error:
@@ -178,12 +203,9 @@ def check_class_weights(median_frequency_weights: Any) -> str:
     weights = as_tensor(answer, "median_frequency_weights(labels, 7, 11)", shape=(7,))
     if not torch.allclose(weights, expected, rtol=1e-4):
         counted = torch.bincount(labels.flatten(), minlength=12)[:7].double()
-        with_void = (counted / labels.numel()).median() / (counted / labels.numel())
         hint = ""
         if torch.allclose(weights, 1 / (counted / counted.sum()), rtol=1e-4):
             hint = " These are inverse frequencies: divide the median frequency by each class's frequency."
-        elif torch.allclose(weights, with_void, rtol=1e-4):
-            hint = " Void pixels were counted in the total: leave them out before computing frequencies."
         got = ", ".join(f"{v:.3f}" for v in weights.tolist())
         want = ", ".join(f"{v:.3f}" for v in expected.tolist())
         raise CheckFailed(f"the weights are [{got}]; expected [{want}].{hint}")
