@@ -124,6 +124,18 @@ def test_as_tensor_rejects_text(text):
         as_tensor(text, "loss")
 
 
+def test_as_tensor_tuple_of_numbers_hints_stack():
+    with pytest.raises(CheckFailed, match=r"is a tuple of 2 items; expected one tensor\. Combine the numbers with torch\.stack"):
+        as_tensor((torch.tensor(1.0), torch.tensor(2.0)), "lambdas")
+
+
+def test_as_tensor_named_result_hints_field():
+    result = torch.linalg.lstsq(torch.eye(3, 2, dtype=torch.float64), torch.ones(3, 1, dtype=torch.float64))
+    with pytest.raises(CheckFailed, match=r"\(solution, residuals, rank, singular_values\); expected one tensor\. "
+                                          r"Return the field the exercise asks for, such as `\.solution`"):
+        as_tensor(result, "lambdas")
+
+
 def test_as_tensor_shortens_long_text():
     with pytest.raises(CheckFailed) as failure:
         as_tensor("9" * 100, "loss")

@@ -337,6 +337,13 @@ def test_residual_checker_hints():
     assert "1/Re" in checks.check_residuals(fixed_lambda2).message
     assert checks.check_residuals(numpy_answer).passed is True
 
+    def changes_derivatives(d, lambda1, lambda2):
+        answer = residuals_answer(d, lambda1, lambda2)
+        d["psi_y"] *= 0
+        return answer
+
+    assert checks.check_residuals(changes_derivatives).passed is True
+
 
 def test_velocity_checker_hints():
     def swapped(model, t, x, y):
@@ -344,6 +351,12 @@ def test_velocity_checker_hints():
         return -v, -u
 
     assert "swapped" in checks.check_velocities(swapped).message
+
+    def reversed_order(model, t, x, y):
+        u, v = velocities_answer(model, t, x, y)
+        return v, u
+
+    assert "returned in the wrong order" in checks.check_velocities(reversed_order).message
 
 
 def test_velocity_checker_inputs_without_grad():
@@ -423,6 +436,8 @@ def test_pressure_checker_hints():
     assert "percentage" in both_verdict.message
     assert "per snapshot" in both_verdict.message
     assert "each snapshot" in checks.check_pressure_error(global_mean).message
+    empty = checks.check_pressure_error(lambda predicted, true: np.array([]))
+    assert "returned 0 values; expected one number" in empty.message
     assert checks.check_pressure_error(lambda p, q: torch.tensor(pressure_error_answer(p, q))).passed is True
 
 

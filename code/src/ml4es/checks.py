@@ -186,9 +186,19 @@ def as_tensor(
     if isinstance(value, torch.Tensor):
         tensor = value.detach().cpu()
     elif isinstance(value, (tuple, list)) and any(isinstance(item, torch.Tensor) for item in value):
+        described = f"`{name}` is {_article(type(value).__name__)} of {len(value)} item{'s' if len(value) != 1 else ''}"
+        # Named tuples list their fields in _fields, and torch's named results in __match_args__,
+        # for example torch.linalg.lstsq's (solution, residuals, rank, singular_values).
+        fields = getattr(value, "_fields", None) or getattr(value, "__match_args__", None)
+        if fields:
+            raise CheckFailed(
+                f"{described} ({', '.join(fields)}); expected one tensor. "
+                "Return the field the exercise asks for, such as `.solution`."
+            )
+        if all(isinstance(item, torch.Tensor) and item.dim() == 0 for item in value):
+            raise CheckFailed(f"{described}; expected one tensor. Combine the numbers with torch.stack.")
         raise CheckFailed(
-            f"`{name}` is {_article(type(value).__name__)} of {len(value)} item{'s' if len(value) != 1 else ''}; "
-            "expected one tensor. "
+            f"{described}; expected one tensor. "
             "Combine the parts with torch.cat or return only the one the exercise asks for."
         )
     else:
