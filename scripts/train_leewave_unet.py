@@ -7,6 +7,7 @@ Dice and IoU on the validation and test days beside the band-pass baseline's.
 Usage: python scripts/train_leewave_unet.py [--steps N] [--threads N] [--output DIR]
     [--widths 16,32,64,128] [--crop N] [--batch N] [--evaluate-every N] [--amplitude-input]
     [--pretrain-steps N] [--gain-range LOW,HIGH] [--compress M_PER_S] [--seed N] [--frame-stride N]
+    [--validation-days D,D] [--test-days D,D,...]
 
 The options on the second line change the recipe for experiments. Without them the script
 reproduces the shipped weights.
@@ -54,6 +55,16 @@ def widths(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in parts)
 
 
+def days(text: str) -> tuple[int, ...]:
+    """Parse days of the month, such as 3,8,13,17."""
+    parts = text.split(",")
+    if not all(part.isdigit() and 1 <= int(part) <= 31 for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"invalid days {text!r}; expected days of the month (1 to 31) separated by commas, such as 3,8,13,17"
+        )
+    return tuple(int(part) for part in parts)
+
+
 def gain_range(text: str) -> tuple[float, float]:
     """Parse LOW,HIGH into two positive numbers with LOW <= HIGH."""
     try:
@@ -88,13 +99,18 @@ def main() -> int:
                         help=f"random seed of the initial weights and the training crops (default: {default.seed})")
     parser.add_argument("--frame-stride", type=positive_int, default=None,
                         help="train on every N-th frame of the training days only (default: 1, all of them)")
+    parser.add_argument("--validation-days", type=days, default=None,
+                        help=f"days that choose the checkpoint (default: {','.join(map(str, default.validation_days))})")
+    parser.add_argument("--test-days", type=days, default=None,
+                        help=f"days of the final scores (default: {','.join(map(str, default.test_days))})")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
     changes = {"steps": args.steps, "crop": args.crop, "batch": args.batch, "evaluate_every": args.evaluate_every,
                "pretrain_steps": args.pretrain_steps, "compress": args.compress, "seed": args.seed,
-               "train_frame_stride": args.frame_stride}
+               "train_frame_stride": args.frame_stride, "validation_days": args.validation_days,
+               "test_days": args.test_days}
     changes = {key: value for key, value in changes.items() if value is not None}
     if args.widths:
         changes["widths"] = args.widths
@@ -114,7 +130,7 @@ def main() -> int:
     if not os.access(args.output, os.W_OK):
         parser.error(f"the output folder {args.output} is not writable")
     ds = datasets.load_leewaves()
-    frames = leewave_unet.split(ds)
+    frames = leewave_unet.split(ds, recipe)
 
     start = time.perf_counter()
     model, history = leewave_unet.train(ds, recipe)
@@ -133,7 +149,7 @@ def main() -> int:
         "machine": machine_info(),
         "train_seconds": round(seconds, 1),
         "recipe": dataclasses.asdict(recipe),
-        "split": {"validation_days": leewave_unet.VALIDATION_DAYS, "test_days": leewave_unet.TEST_DAYS,
+        "split": {"validation_days": recipe.validation_days, "test_days": recipe.test_days,
                   "frames": {k: len(v) for k, v in frames.items()},
                   "training_frames_used": len(frames["train"][:: recipe.train_frame_stride])},
         "metrics": {"unet": unet, "band_pass_baseline": baseline},

@@ -51,7 +51,7 @@ def test_trapped_wavelength_checker_passes_reference():
         (lambda a, b, h: good_wavelength(a, b, h) / 1000, "in km"),
         (lambda a, b, h: 0.5 * good_wavelength(a, b, h), "gravest mode"),
         (lambda a, b, h: float("nan"), "NaN"),
-        (lambda a, b, h: "9 km", "str"),
+        (lambda a, b, h: "9 km", "is text ('9 km')"),
         (42, "should be a function"),
     ],
 )
@@ -572,6 +572,9 @@ def test_compressed_network_takes_asinh():
     ({"compress": -0.1}, "invalid compress -0.1 m/s"),
     ({"train_frame_stride": 0}, "invalid train_frame_stride 0; expected a whole number of at least 1"),
     ({"train_frame_stride": 1.5}, "invalid train_frame_stride 1.5"),
+    ({"test_days": ()}, r"invalid test_days \(\); expected one or more days of the month, 1 to 31"),
+    ({"validation_days": (0, 5)}, r"invalid validation_days \(0, 5\)"),
+    ({"validation_days": (3, 5)}, r"day\(s\) \[3\] are in both validation_days and test_days"),
 ])
 def test_recipe_rejects_bad_settings(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -603,13 +606,31 @@ def test_train_frame_stride_keeps_every_nth_training_frame(monkeypatch):
     assert seen == [(training_frames + 1) // 2]
 
 
+def test_split_follows_recipe_days():
+    ds = tiny_dataset()
+    recipe = leewave_unet.LeeWaveRecipe(validation_days=(1,), test_days=(2, 17))
+    frames = leewave_unet.split(ds, recipe)
+    days = pd.DatetimeIndex(ds["time"].values).day
+    assert set(days[frames["validation"]]) == {1}
+    assert set(days[frames["test"]]) == {2, 17}
+    assert set(days[frames["train"]]) == {3, 5, 8, 11, 13}
+    assert np.array_equal(leewave_unet.split(ds)["test"], leewave_unet.split(ds, leewave_unet.LeeWaveRecipe())["test"])
+
+
+def test_recipe_days_survive_record():
+    recipe = leewave_unet.LeeWaveRecipe(validation_days=(1, 2), test_days=(4, 9))
+    settings = json.loads(json.dumps(dataclasses.asdict(recipe)))
+    assert leewave_unet.recipe_from_record(settings) == recipe
+
+
 def load_training_script():
     return load_script("train_leewave_unet")
 
 
 @pytest.mark.parametrize("arguments", [["--steps", "0"], ["--batch", "-2"], ["--gain-range", "3,1"],
                                        ["--gain-range", "2"], ["--compress", "-0.1"], ["--widths", "16,x"],
-                                       ["--seed", "-1"], ["--frame-stride", "0"]])
+                                       ["--seed", "-1"], ["--frame-stride", "0"], ["--test-days", "3,x"],
+                                       ["--validation-days", "32"]])
 def test_training_script_rejects_bad_options(monkeypatch, capsys, arguments):
     script = load_training_script()
     monkeypatch.setattr(sys, "argv", ["scripts/train_leewave_unet.py", *arguments])

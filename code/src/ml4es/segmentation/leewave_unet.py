@@ -71,6 +71,10 @@ class LeeWaveRecipe:
     # Train on every n-th frame of the training days only (in time order), to measure how the
     # scores depend on the number of frames. 1 keeps them all.
     train_frame_stride: int = 1
+    # Days of January 2021 held out for choosing the checkpoint and for the final scores. Other
+    # splits measure how much the scores depend on the days (cross-validation by day).
+    validation_days: tuple[int, ...] = dataclasses.field(default=VALIDATION_DAYS, repr=False)
+    test_days: tuple[int, ...] = dataclasses.field(default=TEST_DAYS, repr=False)
     pretrain_fields: leewaves.SceneRanges = dataclasses.field(default=leewaves.SceneRanges(), repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +83,13 @@ class LeeWaveRecipe:
             raise ValueError(f"invalid compress {self.compress} m/s; expected 0 (off) or a positive amplitude")
         if self.amplitude_input and self.compress > 0:
             raise ValueError(f"a recipe may set amplitude_input or compress, not both (compress={self.compress})")
+        for name in ("validation_days", "test_days"):
+            days = getattr(self, name)
+            if not days or not all(isinstance(day, int) and 1 <= day <= 31 for day in days):
+                raise ValueError(f"invalid {name} {days!r}; expected one or more days of the month, 1 to 31")
+        both = sorted(set(self.validation_days) & set(self.test_days))
+        if both:
+            raise ValueError(f"day(s) {both} are in both validation_days and test_days")
         if not (isinstance(self.train_frame_stride, int) and self.train_frame_stride >= 1):
             raise ValueError(f"invalid train_frame_stride {self.train_frame_stride!r}; expected a whole number of at least 1")
 
@@ -157,9 +168,11 @@ def build_model(recipe: LeeWaveRecipe) -> nn.Module:
     return UNet(1, 1, recipe.widths)
 
 
-def split(ds: xr.Dataset) -> dict[str, np.ndarray]:
-    """Return the frame indices of the course's train, validation and test days."""
-    return split_by_day(ds["time"].values, VALIDATION_DAYS, TEST_DAYS)
+def split(ds: xr.Dataset, recipe: LeeWaveRecipe | None = None) -> dict[str, np.ndarray]:
+    """Return the frame indices of the train, validation and test days: the course's, or ``recipe``'s."""
+    if recipe is None:
+        return split_by_day(ds["time"].values, VALIDATION_DAYS, TEST_DAYS)
+    return split_by_day(ds["time"].values, recipe.validation_days, recipe.test_days)
 
 
 def random_batch(
@@ -320,7 +333,7 @@ def train(
     """
     torch.manual_seed(recipe.seed)
     rng = np.random.default_rng(recipe.seed)
-    frames = split(ds)
+    frames = split(ds, recipe)
     w = ds["w"].values / recipe.scale
     if recipe.amplitude_input:
         if float(ds.attrs["grid_spacing_m"]) != recipe.grid_spacing:
@@ -391,6 +404,9 @@ def recipe_from_record(settings: dict) -> LeeWaveRecipe:
     settings = {key: value for key, value in settings.items() if key in fields}
     settings["widths"] = tuple(settings.get("widths", LeeWaveRecipe.widths))
     settings["gain_range"] = tuple(settings.get("gain_range", LeeWaveRecipe.gain_range))
+    for days in ("validation_days", "test_days"):
+        if days in settings:
+            settings[days] = tuple(settings[days])
     # Records written before the amplitude channel existed describe networks without it.
     settings.setdefault("amplitude_input", False)
     if "pretrain_fields" in settings:
