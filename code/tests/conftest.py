@@ -27,9 +27,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TEST_MIRROR = REPO_ROOT.parent / "shared" / "data" / "mirror"
 
 
-def load_script(name: str):
-    """Import ``scripts/<name>.py`` as a module; skip the test outside a repository checkout."""
-    path = REPO_ROOT / "scripts" / f"{name}.py"
+def load_script(name: str, folder: str = "scripts"):
+    """Import ``<folder>/<name>.py`` as a module; skip the test outside a repository checkout."""
+    path = REPO_ROOT / folder / f"{name}.py"
     if not path.is_file():
         pytest.skip(f"{path} not found: the test needs the repository checkout")
     spec = importlib.util.spec_from_file_location(name, path)

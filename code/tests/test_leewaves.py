@@ -623,6 +623,22 @@ def test_recipe_days_survive_record():
     assert leewave_unet.recipe_from_record(settings) == recipe
 
 
+def test_fold_benchmark_pools_counts():
+    folds = load_script("leewave_folds", folder="benchmarks")
+    first = folds.overlap_counts(np.array([1, 1, 0, 0], bool), np.array([1, 0, 1, 0], bool))
+    assert first == {"intersection": 1, "predicted": 2, "truth": 2}
+    second = {"intersection": 3, "predicted": 3, "truth": 5}
+    # Pooled: 2 * (1 + 3) / (2 + 2 + 3 + 5) = 8 / 12, not the mean of 0.5 and 0.75.
+    assert folds.pooled_dice([first, second]) == pytest.approx(2 / 3)
+    assert folds.pooled_dice([{"intersection": 0, "predicted": 0, "truth": 0}]) == 1.0
+
+
+def test_fold_benchmark_rejects_folder_without_record(tmp_path):
+    folds = load_script("leewave_folds", folder="benchmarks")
+    with pytest.raises(SystemExit, match="no leewave_unet.json in"):
+        folds.load_fold(tmp_path)
+
+
 def load_training_script():
     return load_script("train_leewave_unet")
 
