@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/leewave_folds.py [--threads 2] --runs DIR [DIR ...]
 
-Each DIR holds a network written by ``scripts/train_leewave_unet.py --output DIR``, trained with
+Each DIR contains a network written by ``scripts/train_leewave_unet.py --output DIR``, trained with
 its own ``--test-days`` (one fold). The shipped network, whose test days are 3, 8, 13 and 17
 January, is always the first fold. For each fold the script scores the network at a threshold
 of 0.5 and the band-pass baseline, with its threshold fitted on that fold's training days, on the
