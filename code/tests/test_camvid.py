@@ -193,6 +193,34 @@ def same_padding_block(a, b):
 def test_double_conv_checker_accepts_equivalent_blocks():
     assert camvid_checks.check_double_conv(shared_relu_block).passed is True
     assert camvid_checks.check_double_conv(same_padding_block).passed is True
+    assert camvid_checks.check_double_conv(subclassed_relu_block).passed is True
+    assert camvid_checks.check_double_conv(lambda a, b: nn.Sequential(*DoubleConv(a, b), nn.Dropout2d(0.1))).passed is True
+
+
+def shared_norm_block(a, b):
+    norm = nn.BatchNorm2d(b)
+    return nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), norm, nn.ReLU(),
+                         nn.Conv2d(b, b, 3, padding=1, bias=False), norm, nn.ReLU())
+
+
+class FunctionalReluBlock(nn.Module):
+    def __init__(self, a, b):
+        super().__init__()
+        self.first, self.first_norm = nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b)
+        self.second, self.second_norm = nn.Conv2d(b, b, 3, padding=1), nn.BatchNorm2d(b)
+
+    def forward(self, x):
+        x = nn.functional.relu(self.first_norm(self.first(x)))
+        return nn.functional.relu(self.second_norm(self.second(x)))
+
+
+class SubclassedRelu(nn.ReLU):
+    pass
+
+
+def subclassed_relu_block(a, b):
+    return nn.Sequential(nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), SubclassedRelu(),
+                         nn.Conv2d(b, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), SubclassedRelu())
 
 
 class DetachedBlock(nn.Module):
@@ -210,6 +238,10 @@ class DetachedBlock(nn.Module):
     (lambda a, b: nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.Conv2d(b, b, 3, padding=1), nn.BatchNorm2d(b),
                                 nn.ReLU(), nn.BatchNorm2d(b), nn.ReLU()), "in the order Conv2d, Conv2d"),
     (DetachedBlock, "carries no gradient"),
+    (shared_norm_block, "found 1 nn.BatchNorm2d layer(s) in the block; expected two"),
+    (FunctionalReluBlock, "an activation applied as a function (F.relu) does not appear"),
+    (lambda a, b: nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.BatchNorm2d(b), nn.GELU(), nn.Conv2d(b, b, 3, padding=1),
+                                nn.BatchNorm2d(b), nn.ReLU()), "in the order Conv2d, BatchNorm2d, GELU, Conv2d"),
 ])
 def test_double_conv_checker_rejects_wrong_blocks(build, hint):
     verdict = camvid_checks.check_double_conv(build)
@@ -234,6 +266,8 @@ def test_iou_checker():
     assert camvid_checks.check_iou(lambda p, t, n, i: "iou").passed is False
     quoted = camvid_checks.check_iou(lambda p, t, n, i: "0.5")
     assert "gave text ('0.5')" in quoted.message
+    long_text = camvid_checks.check_iou(lambda p, t, n, i: np.array(["0.5"] * 4))
+    assert "...); expected a tensor of 4 numbers" in long_text.message
 
 
 def test_dice_loss_checker():

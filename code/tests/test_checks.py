@@ -136,6 +136,21 @@ def test_as_tensor_named_result_hints_field():
         as_tensor(result, "lambdas")
 
 
+def test_as_tensor_named_result_without_solution():
+    with pytest.raises(CheckFailed, match=r"\(values, indices\); expected one tensor\. .+ such as `\.values`"):
+        as_tensor(torch.max(torch.ones(3, 2), dim=0), "largest")
+
+
+def test_as_float_rejects_tuple_of_numbers():
+    with pytest.raises(CheckFailed, match=r"`loss` is a tuple of 2 items; expected a single number\.$"):
+        as_float((torch.tensor(1.0), torch.tensor(2.0)), "loss")
+
+
+def test_as_tensor_rejects_text_in_object_array():
+    with pytest.raises(CheckFailed, match="is text"):
+        as_tensor(np.array(["1", 2], dtype=object), "loss")
+
+
 def test_as_tensor_shortens_long_text():
     with pytest.raises(CheckFailed) as failure:
         as_tensor("9" * 100, "loss")

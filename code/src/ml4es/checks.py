@@ -191,9 +191,10 @@ def as_tensor(
         # for example torch.linalg.lstsq's (solution, residuals, rank, singular_values).
         fields = getattr(value, "_fields", None) or getattr(value, "__match_args__", None)
         if fields:
+            example = "solution" if "solution" in fields else fields[0]
             raise CheckFailed(
                 f"{described} ({', '.join(fields)}); expected one tensor. "
-                "Return the field the exercise asks for, such as `.solution`."
+                f"Return the field the exercise asks for, such as `.{example}`."
             )
         if all(isinstance(item, torch.Tensor) and item.dim() == 0 for item in value):
             raise CheckFailed(f"{described}; expected one tensor. Combine the numbers with torch.stack.")
@@ -203,7 +204,7 @@ def as_tensor(
         )
     else:
         if is_text(value):
-            message = f"`{name}` is text ({_shorten(repr(value))}); expected numbers."
+            message = f"`{name}` is text ({shorten(repr(value))}); expected numbers."
             try:
                 np.array(value, dtype=np.float64)
             except (TypeError, ValueError):
@@ -245,19 +246,26 @@ def is_text(value: Any) -> bool:
     if isinstance(value, (str, bytes)):
         return True
     if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return any(is_text(item) for item in value.flat)
         return value.dtype.kind in "SU"
     if isinstance(value, (tuple, list)):
         return any(is_text(item) for item in value)
     return False
 
 
-def _shorten(text: str, limit: int = 40) -> str:
+def shorten(text: str, limit: int = 40) -> str:
     """Cut ``text`` to ``limit`` characters, ending with an ellipsis when cut."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def as_float(value: Any, name: str) -> float:
     """Convert a scalar answer (number, 0-d or one-element tensor or array) to a float."""
+    if isinstance(value, (tuple, list)) and any(isinstance(item, torch.Tensor) for item in value):
+        raise CheckFailed(
+            f"`{name}` is {_article(type(value).__name__)} of {len(value)} item{'s' if len(value) != 1 else ''}; "
+            "expected a single number."
+        )
     tensor = as_tensor(value, name)
     if tensor.numel() != 1:
         raise CheckFailed(

@@ -79,13 +79,6 @@ def check_reconstruction(reconstruction_loss: Any, pca_reconstruction: Any) -> s
         raise CheckFailed(
             f"reconstruction_loss(x, x + 0.5) returned {loss:.4g}; the mean squared error over every value is 0.25."
         )
-    x_hat = x_hat.clone().requires_grad_(True)
-    loss_with_graph = call(reconstruction_loss, test, x_hat, name="reconstruction_loss")
-    if not isinstance(loss_with_graph, torch.Tensor) or not loss_with_graph.requires_grad:
-        raise CheckFailed(
-            "the value is right, but it is not a tensor connected to `x_hat`, so training could not "
-            "reduce it: return the tensor itself, without `.item()` or `float()`."
-        )
 
     k = 3
     answer = call(pca_reconstruction, train.clone(), test.clone(), k, name="pca_reconstruction")

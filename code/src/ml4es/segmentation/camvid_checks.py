@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ml4es.checks import CheckFailed, NotImplementedYet, as_float, as_tensor, call, checker, is_stub, is_text
+from ml4es.checks import CheckFailed, NotImplementedYet, as_float, as_tensor, call, checker, is_stub, is_text, shorten
 from ml4es.segmentation import camvid_unet, metrics
 from ml4es.segmentation.unet import DoubleConv
 
@@ -41,14 +41,27 @@ def check_double_conv(double_conv: Any) -> str:
     if channels != [(3, 16), (16, 16)]:
         raise CheckFailed(f"the convolutions map channels {channels}; expected [(3, 16), (16, 16)].")
 
+    norms = [layer for layer in block.modules() if isinstance(layer, nn.BatchNorm2d)]
+    if len(norms) != 2:
+        raise CheckFailed(
+            f"found {len(norms)} nn.BatchNorm2d layer(s) in the block; expected two, one after each convolution. "
+            "Each keeps statistics of its own input, so the second half needs a new one, not the first one again."
+        )
+
     x = torch.rand(2, 3, 20, 26, requires_grad=True)
     block.train()
     order, output = _layer_order(block, x)
     expected_order = ["Conv2d", "BatchNorm2d", "ReLU"] * 2
-    if order != expected_order:
+    if [name for name in order if name in expected_order] != expected_order:
+        hint = ""
+        if "ReLU" not in order:
+            hint = (
+                " The checker sees only layers, so an activation applied as a function (F.relu) does not "
+                "appear: use nn.ReLU modules, as the exercise asks."
+            )
         raise CheckFailed(
             f"a batch passes the layers in the order {', '.join(order)}; expected each convolution to be "
-            f"followed by batch normalisation and a ReLU: {', '.join(expected_order)}."
+            f"followed by batch normalisation and a ReLU: {', '.join(expected_order)}.{hint}"
         )
     values = as_tensor(output, "double_conv(3, 16)(x)", shape=(2, 16, 20, 26), dtype=torch.float32)
     if (values < 0).any():
@@ -65,17 +78,19 @@ def check_double_conv(double_conv: Any) -> str:
 
 
 def _layer_order(block: nn.Module, x: torch.Tensor) -> tuple[list[str], Any]:
-    """Run ``block`` on ``x``; return the convolution, normalisation and ReLU layers in the order called, and the output.
+    """Run ``block`` on ``x``; return the names of its layers in the order they ran, and the output.
 
-    Hooks see a layer each time it runs, so a ReLU shared by both halves counts twice.
+    Subclasses of nn.Conv2d, nn.BatchNorm2d and nn.ReLU are named after those. Hooks see a layer
+    each time it runs, so a ReLU shared by both halves appears twice.
     """
     order: list[str] = []
-    kinds = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU)
-    hooks = [
-        layer.register_forward_hook(lambda module, inputs, output: order.append(type(module).__name__))
-        for layer in block.modules()
-        if isinstance(layer, kinds)
-    ]
+
+    def record(module: nn.Module, inputs: Any, output: Any) -> None:
+        named = [kind.__name__ for kind in (nn.Conv2d, nn.BatchNorm2d, nn.ReLU) if isinstance(module, kind)]
+        order.append(named[0] if named else type(module).__name__)
+
+    leaves = [layer for layer in block.modules() if not list(layer.children())]
+    hooks = [layer.register_forward_hook(record) for layer in leaves]
     try:
         output = call(block, x, name="the block")
     finally:
@@ -111,7 +126,7 @@ def check_iou(iou_per_class: Any) -> str:
         if is_stub(answer):
             raise NotImplementedYet
         if is_text(answer):
-            raise CheckFailed(f"iou_per_class gave text ({answer!r:.40}); expected a tensor of 4 numbers.")
+            raise CheckFailed(f"iou_per_class gave text ({shorten(repr(answer))}); expected a tensor of 4 numbers.")
         try:
             answer = torch.as_tensor(answer.detach().cpu() if isinstance(answer, torch.Tensor) else answer, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError) as error:
