@@ -38,6 +38,12 @@ def load_run(folder: Path, ds) -> np.ndarray:
     """Return the probabilities of every frame from the network saved in ``folder``."""
     record = json.loads((folder / leewave_unet.RECORD_FILE).read_text())
     recipe = leewave_unet.recipe_from_record(record["recipe"])
+    course = leewave_unet.LeeWaveRecipe()
+    if (recipe.validation_days, recipe.test_days) != (course.validation_days, course.test_days):
+        raise SystemExit(
+            f"error: {folder} was trained with validation days {list(recipe.validation_days)} and test days "
+            f"{list(recipe.test_days)}; this script scores the course's split, so use benchmarks/leewave_folds.py"
+        )
     model = leewave_unet.build_model(recipe)
     model.load_state_dict(torch.load(folder / leewave_unet.WEIGHTS_FILE, weights_only=True))
     return leewave_unet.predict(model, ds["w"].values, recipe.scale)

@@ -7,10 +7,10 @@ Dice and IoU on the validation and test days beside the band-pass baseline's.
 Usage: python scripts/train_leewave_unet.py [--steps N] [--threads N] [--output DIR]
     [--widths 16,32,64,128] [--crop N] [--batch N] [--evaluate-every N] [--amplitude-input]
     [--pretrain-steps N] [--gain-range LOW,HIGH] [--compress M_PER_S] [--seed N] [--frame-stride N]
-    [--validation-days D,D] [--test-days D,D,...]
+    [--validation-days D,...] [--test-days D,...]
 
-The options on the second line change the recipe for experiments. Without them the script
-reproduces the shipped weights.
+The options from --widths on change the recipe for experiments, and then need --output, so that
+the shipped weights stay. Without them the script reproduces the shipped weights.
 """
 
 from __future__ import annotations
@@ -122,6 +122,8 @@ def main() -> int:
         recipe = dataclasses.replace(leewave_unet.LeeWaveRecipe(), **changes)
     except ValueError as error:
         parser.error(str(error))
+    if recipe != leewave_unet.LeeWaveRecipe() and args.output.resolve() == WEIGHTS.resolve():
+        parser.error("the options change the recipe: pass --output DIR, so that the shipped weights stay as they are")
     # Fail now rather than after the training run if the weights cannot be written.
     try:
         args.output.mkdir(parents=True, exist_ok=True)
@@ -130,7 +132,10 @@ def main() -> int:
     if not os.access(args.output, os.W_OK):
         parser.error(f"the output folder {args.output} is not writable")
     ds = datasets.load_leewaves()
-    frames = leewave_unet.split(ds, recipe)
+    try:
+        frames = leewave_unet.split(ds, recipe)
+    except ValueError as error:
+        parser.error(str(error))
 
     start = time.perf_counter()
     model, history = leewave_unet.train(ds, recipe)

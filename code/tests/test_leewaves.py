@@ -574,7 +574,8 @@ def test_compressed_network_takes_asinh():
     ({"train_frame_stride": 1.5}, "invalid train_frame_stride 1.5"),
     ({"test_days": ()}, r"invalid test_days \(\); expected one or more days of the month, 1 to 31"),
     ({"validation_days": (0, 5)}, r"invalid validation_days \(0, 5\)"),
-    ({"validation_days": (3, 5)}, r"day\(s\) \[3\] are in both validation_days and test_days"),
+    ({"validation_days": (3, 5)}, r"day\(s\) \[3\] are in both validation_days \[3, 5\] and test_days \[3, 8, 13, 17\]"),
+    ({"validation_days": (6, 6)}, r"invalid validation_days \(6, 6\); each day may appear once"),
 ])
 def test_recipe_rejects_bad_settings(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -617,8 +618,16 @@ def test_split_follows_recipe_days():
     assert np.array_equal(leewave_unet.split(ds)["test"], leewave_unet.split(ds, leewave_unet.LeeWaveRecipe())["test"])
 
 
+def test_split_rejects_days_without_frames():
+    ds = tiny_dataset()
+    with pytest.raises(ValueError, match=r"test_days \[3, 20\] include day\(s\) \[20\] with no frames; the data have frames on days \[1, 2, 3,"):
+        leewave_unet.split(ds, leewave_unet.LeeWaveRecipe(test_days=(3, 20)))
+    with pytest.raises(ValueError, match="leave no frames to train on"):
+        leewave_unet.split(ds, leewave_unet.LeeWaveRecipe(validation_days=(1, 2, 3), test_days=(5, 8, 11, 13, 17)))
+
+
 def test_recipe_days_survive_record():
-    recipe = leewave_unet.LeeWaveRecipe(validation_days=(1, 2), test_days=(4, 9))
+    recipe = leewave_unet.LeeWaveRecipe(validation_days=(1, 2), test_days=(np.int64(4), 9))
     settings = json.loads(json.dumps(dataclasses.asdict(recipe)))
     assert leewave_unet.recipe_from_record(settings) == recipe
 
@@ -636,7 +645,21 @@ def test_fold_benchmark_pools_counts():
 def test_fold_benchmark_rejects_folder_without_record(tmp_path):
     folds = load_script("leewave_folds", folder="benchmarks")
     with pytest.raises(SystemExit, match="no leewave_unet.json in"):
-        folds.load_fold(tmp_path)
+        folds.read_recipe(tmp_path)
+    (tmp_path / "leewave_unet.json").write_text("{}")
+    with pytest.raises(SystemExit, match="no leewave_unet.pt in"):
+        folds.read_recipe(tmp_path)
+
+
+def test_fold_benchmark_checks_folds():
+    folds = load_script("leewave_folds", folder="benchmarks")
+    shipped = leewave_unet.LeeWaveRecipe()
+    other = leewave_unet.LeeWaveRecipe(seed=1, test_days=(1, 6))
+    folds.check_folds([shipped, other], ["shipped", "B"])
+    with pytest.raises(SystemExit, match="the recipe of C differs from the shipped one in widths"):
+        folds.check_folds([shipped, other, dataclasses.replace(other, widths=(4, 8), test_days=(2,))], ["shipped", "B", "C"])
+    with pytest.raises(SystemExit, match=r"C and B share test day\(s\) \[6\]"):
+        folds.check_folds([shipped, other, dataclasses.replace(other, test_days=(6, 7))], ["shipped", "B", "C"])
 
 
 def load_training_script():
@@ -654,6 +677,15 @@ def test_training_script_rejects_bad_options(monkeypatch, capsys, arguments):
         script.main()
     assert stopped.value.code == 2
     assert "invalid" in capsys.readouterr().err
+
+
+def test_training_script_keeps_shipped_weights(monkeypatch, capsys):
+    script = load_training_script()
+    monkeypatch.setattr(sys, "argv", ["scripts/train_leewave_unet.py", "--seed", "3"])
+    with pytest.raises(SystemExit) as stopped:
+        script.main()
+    assert stopped.value.code == 2
+    assert "pass --output DIR, so that the shipped weights stay as they are" in capsys.readouterr().err
 
 
 def test_training_script_parses_gain_range():

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import numbers
 from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
+import pandas as pd
 import torch
 import xarray as xr
 from torch import nn
@@ -85,11 +87,17 @@ class LeeWaveRecipe:
             raise ValueError(f"a recipe may set amplitude_input or compress, not both (compress={self.compress})")
         for name in ("validation_days", "test_days"):
             days = getattr(self, name)
-            if not days or not all(isinstance(day, int) and 1 <= day <= 31 for day in days):
+            if not days or not all(isinstance(day, numbers.Integral) and 1 <= day <= 31 for day in days):
                 raise ValueError(f"invalid {name} {days!r}; expected one or more days of the month, 1 to 31")
+            if len(set(days)) != len(days):
+                raise ValueError(f"invalid {name} {days!r}; each day may appear once")
+            # Plain ints, so that NumPy days reach the JSON record as numbers (the recipe is frozen).
+            object.__setattr__(self, name, tuple(int(day) for day in days))
         both = sorted(set(self.validation_days) & set(self.test_days))
         if both:
-            raise ValueError(f"day(s) {both} are in both validation_days and test_days")
+            raise ValueError(
+                f"day(s) {both} are in both validation_days {list(self.validation_days)} and test_days {list(self.test_days)}"
+            )
         if not (isinstance(self.train_frame_stride, int) and self.train_frame_stride >= 1):
             raise ValueError(f"invalid train_frame_stride {self.train_frame_stride!r}; expected a whole number of at least 1")
 
@@ -172,7 +180,18 @@ def split(ds: xr.Dataset, recipe: LeeWaveRecipe | None = None) -> dict[str, np.n
     """Return the frame indices of the train, validation and test days: the course's, or ``recipe``'s."""
     if recipe is None:
         return split_by_day(ds["time"].values, VALIDATION_DAYS, TEST_DAYS)
-    return split_by_day(ds["time"].values, recipe.validation_days, recipe.test_days)
+    available = set(pd.DatetimeIndex(ds["time"].values).day)
+    for name in ("validation_days", "test_days"):
+        missing = sorted(set(getattr(recipe, name)) - available)
+        if missing:
+            raise ValueError(
+                f"{name} {list(getattr(recipe, name))} include day(s) {missing} with no frames; "
+                f"the data have frames on days {sorted(int(day) for day in available)}"
+            )
+    frames = split_by_day(ds["time"].values, recipe.validation_days, recipe.test_days)
+    if not len(frames["train"]):
+        raise ValueError("the validation and test days leave no frames to train on")
+    return frames
 
 
 def random_batch(
