@@ -124,7 +124,7 @@ def main() -> None:
     results = {
         "folds": folds,
         "pooled": {
-            "test_days": sorted(tested),
+            "test_days": sorted(set().union(*(recipe.test_days for recipe in recipes))),
             "test_frames": sum(fold["test_frames"] for fold in folds),
             "unet_dice": round(unet_dice, 4),
             "baseline_dice": round(baseline_dice, 4),
