@@ -221,6 +221,9 @@ def test_threshold_checker(threshold_case):
     assert check(..., ..., ..., *threshold_case).passed is None
     assert check({0.5: float("nan")}, 0.5, test, *threshold_case).passed is False
 
+    quoted = check({"0.5": 0.3}, 0.5, test, *threshold_case)
+    assert "`threshold '0.5' in validation_dice` is text ('0.5')" in quoted.message
+
     partial = sweep(val_p, val_t, thresholds[:3])
     verdict = check(partial, max(partial, key=partial.get), test, *threshold_case)
     assert verdict.passed is False

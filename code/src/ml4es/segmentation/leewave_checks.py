@@ -267,7 +267,7 @@ def check_threshold_choice(
     validation_mask = np.asarray(validation_mask).astype(bool)
     test_mask = np.asarray(test_mask).astype(bool)
     for threshold, value in validation_dice.items():
-        threshold = as_float(threshold, "a threshold in `validation_dice`")
+        threshold = as_float(threshold, f"threshold {threshold!r} in validation_dice")
         value = as_float(value, f"validation_dice[{threshold:g}]")
         expected = _pooled_dice(validation_probability, validation_mask, threshold)
         if not math.isclose(value, expected, abs_tol=1e-6):
@@ -288,7 +288,7 @@ def check_threshold_choice(
                 f"validation_dice[{threshold:g}] is {value:.6f}, expected {expected:.6f}: the Dice of "
                 f"probability > {threshold:g} against the masks, pooled over all validation frames."
             )
-    swept = [as_float(threshold, "a threshold in `validation_dice`") for threshold in validation_dice]
+    swept = [as_float(threshold, f"threshold {threshold!r} in validation_dice") for threshold in validation_dice]
     missing = [float(t) for t in SWEPT_THRESHOLDS if not any(math.isclose(t, s, abs_tol=1e-9) for s in swept)]
     if missing:
         raise CheckFailed(
