@@ -497,22 +497,22 @@ def test_check_ridge_readout_hints():
     assert "without regularisation" in unregularised.message
 
 
-def test_check_ensemble_rejects_shifted_members():
-    def shifted(x0, n_members, sigma, n_samples, seed):
-        return systems.ensemble_forecast(x0 + 1.0, n_members, sigma, n_samples, seed=seed)
+def shifted_ensemble(x0, n_members, sigma, n_samples, seed):
+    return systems.ensemble_forecast(x0 + 1.0, n_members, sigma, n_samples, seed=seed)
 
-    verdict = checks.check_ensemble(shifted)
+
+def unseeded_ensemble(x0, n_members, sigma, n_samples, seed):
+    return systems.ensemble_forecast(x0, n_members, sigma, n_samples, seed=None)
+
+
+@pytest.mark.parametrize(("answer", "phrase"), [
+    (shifted_ensemble, "not around x0"),
+    (unseeded_ensemble, "same seed give different ensembles"),
+])
+def test_check_ensemble_rejects_wrong_members(answer, phrase):
+    verdict = checks.check_ensemble(answer)
     assert verdict.passed is False
-    assert "not around x0" in verdict.message
-
-
-def test_check_ensemble_requires_seeded_draws():
-    def unseeded(x0, n_members, sigma, n_samples, seed):
-        return systems.ensemble_forecast(x0, n_members, sigma, n_samples, seed=None)
-
-    verdict = checks.check_ensemble(unseeded)
-    assert verdict.passed is False
-    assert "same seed give different ensembles" in verdict.message
+    assert phrase in verdict.message
 
 
 def test_check_rollout_loss_names_detach():
