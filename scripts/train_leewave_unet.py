@@ -119,10 +119,10 @@ def main() -> int:
     if args.amplitude_input:
         changes["amplitude_input"] = True
     try:
-        recipe = dataclasses.replace(leewave_unet.LeeWaveRecipe(), **changes)
+        recipe = dataclasses.replace(default, **changes)
     except ValueError as error:
         parser.error(str(error))
-    if recipe != leewave_unet.LeeWaveRecipe() and args.output.resolve() == WEIGHTS.resolve():
+    if recipe != default and args.output.resolve() == WEIGHTS.resolve():
         parser.error("the options change the recipe: pass --output DIR, so that the shipped weights stay as they are")
     # Fail now rather than after the training run if the weights cannot be written.
     try:

@@ -265,7 +265,7 @@ def test_iou_checker():
     assert camvid_checks.check_iou(lambda p, t, n, i: torch.zeros(3)).passed is False
     assert camvid_checks.check_iou(lambda p, t, n, i: "iou").passed is False
     quoted = camvid_checks.check_iou(lambda p, t, n, i: "0.5")
-    assert "gave text ('0.5')" in quoted.message
+    assert "returned text ('0.5')" in quoted.message
     long_text = camvid_checks.check_iou(lambda p, t, n, i: np.array(["0.5"] * 4))
     assert "...); expected a tensor of 4 numbers" in long_text.message
 

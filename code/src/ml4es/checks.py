@@ -186,7 +186,7 @@ def as_tensor(
     if isinstance(value, torch.Tensor):
         tensor = value.detach().cpu()
     elif isinstance(value, (tuple, list)) and any(isinstance(item, torch.Tensor) for item in value):
-        described = f"`{name}` is {_article(type(value).__name__)} of {len(value)} item{'s' if len(value) != 1 else ''}"
+        described = _describe_items(value, name)
         # Named tuples list their fields in _fields, and torch's named results in __match_args__,
         # for example torch.linalg.lstsq's (solution, residuals, rank, singular_values).
         fields = getattr(value, "_fields", None) or getattr(value, "__match_args__", None)
@@ -238,6 +238,11 @@ def as_tensor(
     return tensor
 
 
+def _describe_items(value: tuple | list, name: str) -> str:
+    """Describe a tuple or list answer by its type and length, such as "`x` is a tuple of 2 items"."""
+    return f"`{name}` is {_article(type(value).__name__)} of {len(value)} item{'s' if len(value) != 1 else ''}"
+
+
 def is_text(value: Any) -> bool:
     """Return True for a string, or a list or array that contains one.
 
@@ -262,10 +267,7 @@ def shorten(text: str, limit: int = 40) -> str:
 def as_float(value: Any, name: str) -> float:
     """Convert a scalar answer (number, 0-d or one-element tensor or array) to a float."""
     if isinstance(value, (tuple, list)) and any(isinstance(item, torch.Tensor) for item in value):
-        raise CheckFailed(
-            f"`{name}` is {_article(type(value).__name__)} of {len(value)} item{'s' if len(value) != 1 else ''}; "
-            "expected a single number."
-        )
+        raise CheckFailed(f"{_describe_items(value, name)}; expected a single number.")
     tensor = as_tensor(value, name)
     if tensor.numel() != 1:
         raise CheckFailed(

@@ -126,7 +126,7 @@ def check_iou(iou_per_class: Any) -> str:
         if is_stub(answer):
             raise NotImplementedYet
         if is_text(answer):
-            raise CheckFailed(f"iou_per_class gave text ({shorten(repr(answer))}); expected a tensor of 4 numbers.")
+            raise CheckFailed(f"iou_per_class returned text ({shorten(repr(answer))}); expected a tensor of 4 numbers.")
         try:
             answer = torch.as_tensor(answer.detach().cpu() if isinstance(answer, torch.Tensor) else answer, dtype=torch.float64)
         except (TypeError, ValueError, RuntimeError) as error:

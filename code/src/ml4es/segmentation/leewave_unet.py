@@ -178,8 +178,7 @@ def build_model(recipe: LeeWaveRecipe) -> nn.Module:
 
 def split(ds: xr.Dataset, recipe: LeeWaveRecipe | None = None) -> dict[str, np.ndarray]:
     """Return the frame indices of the train, validation and test days: the course's, or ``recipe``'s."""
-    if recipe is None:
-        return split_by_day(ds["time"].values, VALIDATION_DAYS, TEST_DAYS)
+    recipe = LeeWaveRecipe() if recipe is None else recipe
     available = set(pd.DatetimeIndex(ds["time"].values).day)
     for name in ("validation_days", "test_days"):
         missing = sorted(set(getattr(recipe, name)) - available)
